@@ -1,0 +1,22 @@
+/** Every client-server route module, registered in one place. */
+import type { ApiRouter } from '../http/router.js';
+import type { Services } from '../../services/index.js';
+import { registerVersionRoutes } from './versions.js';
+import { registerCapabilityRoutes } from './capabilities.js';
+import { registerLoginRoutes } from './login.js';
+import { registerRegistrationRoutes } from './register.js';
+import { registerAccountRoutes } from './account.js';
+import { registerDeviceRoutes } from './devices.js';
+import { registerProfileRoutes } from './profile.js';
+import { registerAccountDataRoutes } from './account-data.js';
+
+export function registerClientRoutes(r: ApiRouter, s: Services): void {
+  registerVersionRoutes(r, s);
+  registerCapabilityRoutes(r, s);
+  registerLoginRoutes(r, s);
+  registerRegistrationRoutes(r, s);
+  registerAccountRoutes(r, s);
+  registerDeviceRoutes(r, s);
+  registerProfileRoutes(r, s);
+  registerAccountDataRoutes(r, s);
+}

@@ -1,0 +1,128 @@
+/**
+ * The routing helper every route file uses: one call declares method, path(s), authentication,
+ * the spec schema of the body, rate limiting and the handler, whose return value is the JSON reply.
+ * Client routes answer under /_matrix/client/v3 and the legacy /r0 prefix, as Synapse does.
+ */
+import express, { type Request, type Response, type NextFunction, type Router } from 'express';
+import type { Requester } from '../../services/auth.js';
+import type { JsonObject } from '../../matrix/types.js';
+import { MatrixError } from '../../errors.js';
+import { readJsonBody } from './body.js';
+import { validateBody, checkWith } from './validate.js';
+import type { ValidateFunction } from 'ajv';
+import type { RateLimiter } from '../../services/rate-limiter.js';
+
+export interface RouteContext {
+  req: Request;
+  res: Response;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  body: JsonObject;
+  /** Present when auth is 'required' (or 'optional' and a token was given). */
+  requester?: Requester;
+  ip: string;
+}
+
+export interface AuthedContext extends RouteContext {
+  requester: Requester;
+}
+
+export interface RouteOptions {
+  auth?: 'required' | 'optional' | 'none';
+  /** operationId of the spec's request schema (client-server API unless `api` says otherwise). */
+  schema?: string;
+  api?: 'client-server' | 'server-server';
+  /** A schema for bodies the spec does not describe. */
+  validator?: ValidateFunction;
+  /** Key the limit by the requester (or the address when unauthenticated). */
+  rateLimit?: RateLimiter;
+  /** Guests may use only the routes the spec lists for them. */
+  allowGuests?: boolean;
+  /** Read no body (media uploads stream their own). */
+  rawBody?: boolean;
+  bodyLimit?: number;
+}
+
+export type Handler<C extends RouteContext = RouteContext> = (ctx: C) => Promise<unknown> | unknown;
+
+export type Authenticate = (token: string) => Promise<Requester>;
+
+export interface RawResponse {
+  /** Returned by a handler that wrote the response itself. */
+  readonly handled: true;
+}
+export const HANDLED: RawResponse = { handled: true };
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export function accessTokenOf(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (header) {
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (m) return m[1];
+  }
+  const q = req.query.access_token;
+  return typeof q === 'string' && q ? q : undefined;
+}
+
+export class ApiRouter {
+  readonly router: Router = express.Router({ mergeParams: true });
+  /** Every registered (method, path) pair, for 405 answers on a known path. */
+  readonly registered: { method: string; path: string }[] = [];
+
+  constructor(private readonly authenticate: Authenticate) {}
+
+  /** A client-server route under v3 and r0. */
+  client<C extends RouteContext>(method: string, path: string, options: RouteOptions & { auth: 'required' }, handler: Handler<AuthedContext>): void;
+  client(method: string, path: string, options: RouteOptions, handler: Handler): void;
+  client(method: string, path: string, options: RouteOptions, handler: Handler<any>): void {
+    this.add(method, [`/_matrix/client/v3${path}`, `/_matrix/client/r0${path}`], options, handler);
+  }
+
+  /** A route at exactly the given path(s). */
+  add(method: string, paths: string[], options: RouteOptions, handler: Handler<any>): void {
+    const m = method.toLowerCase() as 'get' | 'put' | 'post' | 'delete';
+    for (const path of paths) {
+      this.registered.push({ method: method.toUpperCase(), path });
+      this.router[m](path, (req: Request, res: Response, next: NextFunction) => {
+        this.run(req, res, options, handler).catch(next);
+      });
+    }
+  }
+
+  private async run(req: Request, res: Response, options: RouteOptions, handler: Handler<any>): Promise<void> {
+    const ip = req.ip ?? req.socket.remoteAddress ?? '';
+    let requester: Requester | undefined;
+    const auth = options.auth ?? 'none';
+    if (auth !== 'none') {
+      const token = accessTokenOf(req);
+      if (token) {
+        requester = await this.authenticate(token);
+        res.locals.userId = requester.userId;
+        if (requester.isGuest && !options.allowGuests) {
+          throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access not allowed');
+        }
+      } else if (auth === 'required') {
+        throw new MatrixError(401, 'M_MISSING_TOKEN', 'Missing access token');
+      }
+    }
+    if (options.rateLimit && !requester?.isAdmin) options.rateLimit.take(requester?.userId ?? ip);
+
+    let body: JsonObject = {};
+    if (!options.rawBody && req.method !== 'GET' && req.method !== 'HEAD') {
+      const parsed = await readJsonBody(req, options.bodyLimit ?? DEFAULT_BODY_LIMIT);
+      if (options.schema) validateBody(options.api ?? 'client-server', options.schema, parsed ?? {});
+      else if (options.validator) checkWith(options.validator, parsed ?? {});
+      else if (parsed !== undefined && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))) {
+        throw new MatrixError(400, 'M_BAD_JSON', 'Request body must be a JSON object');
+      }
+      body = (parsed ?? {}) as JsonObject;
+    }
+    const query: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(req.query)) query[k] = Array.isArray(v) ? String(v[0]) : typeof v === 'string' ? v : undefined;
+    const ctx: RouteContext = { req, res, params: req.params as Record<string, string>, query, body, requester, ip };
+    const result = await handler(ctx);
+    if (result === HANDLED) return;
+    res.status(200).json(result ?? {});
+  }
+}

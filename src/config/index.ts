@@ -1,0 +1,195 @@
+/**
+ * homeserver.yaml: read, validate against config/homeserver.schema.json, fill defaults.
+ * A wrong or unknown key stops the start with one line naming the key and what is expected.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { Ajv, type ErrorObject } from 'ajv';
+import { loadJsonFile } from './schema.js';
+import { parseDuration, parseSize } from './units.js';
+
+export interface RateLimit {
+  perSecond: number;
+  burstCount: number;
+}
+
+export type DatabaseConfig =
+  | { kind: 'embedded'; path: string }
+  | { kind: 'postgres'; host: string; port: number; user: string; password?: string; database: string; poolMax: number };
+
+export interface Listener {
+  port: number;
+  bindAddresses: string[];
+  xForwarded: boolean;
+  resources: string[];
+}
+
+export interface Config {
+  serverName: string;
+  publicBaseUrl: string;
+  serveServerWellKnown: boolean;
+  extraWellKnownClientContent: Record<string, unknown>;
+  dataDirectory: string;
+  logLevel: string;
+  listeners: Listener[];
+  database: DatabaseConfig;
+  enableRegistration: boolean;
+  enableRegistrationWithoutVerification: boolean;
+  registrationSharedSecret?: string;
+  /** Where the generated shared secret is kept when the config names no secret. */
+  registrationSharedSecretPath: string;
+  registrationRequiresToken: boolean;
+  allowGuestAccess: boolean;
+  signingKeyPath: string;
+  mediaStorePath: string;
+  maxUploadSize: number;
+  defaultRoomVersion: string;
+  /** ms; access tokens issued together with a refresh token expire after this. */
+  refreshableAccessTokenLifetime: number;
+  refreshTokenLifetime?: number;
+  sessionLifetime?: number;
+  rcMessage: RateLimit;
+  rcRegistration: RateLimit;
+  rcLoginAddress: RateLimit;
+  rcLoginAccount: RateLimit;
+  rcLoginFailedAttempts: RateLimit;
+}
+
+export class ConfigError extends Error {}
+
+/** The raw YAML document, typed as the schema allows. */
+type Raw = Record<string, any>;
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+
+function describeError(e: ErrorObject): string {
+  const where = e.instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
+  if (e.keyword === 'additionalProperties') {
+    const key = (e.params as { additionalProperty: string }).additionalProperty;
+    return `unknown key '${where ? where + '.' : ''}${key}'`;
+  }
+  if (e.keyword === 'required') {
+    const key = (e.params as { missingProperty: string }).missingProperty;
+    return `missing key '${where ? where + '.' : ''}${key}'`;
+  }
+  if (e.keyword === 'enum') {
+    return `'${where}' must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return `'${where}' ${e.message ?? 'is invalid'}`;
+}
+
+/** Validates a parsed document; throws ConfigError with one line naming the key. */
+export function validateRawConfig(raw: unknown, source: string): Raw {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${source}: expected a YAML mapping of configuration keys`);
+  }
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    validator = ajv.compile(loadJsonFile('config/homeserver.schema.json'));
+  }
+  if (!validator(raw)) {
+    const errors = validator.errors ?? [];
+    // An anyOf failure also reports each branch; the branch errors are noise next to the anyOf line.
+    const first = errors.find((e) => e.keyword === 'additionalProperties') ??
+      errors.find((e) => e.keyword === 'anyOf') ?? errors[0]!;
+    const extra = first.keyword === 'anyOf' ? ` (${(first.parentSchema as { description?: string })?.description ?? 'see schema'})` : '';
+    throw new ConfigError(`${source}: ${describeError(first)}${extra}`);
+  }
+  return raw as Raw;
+}
+
+function rateLimit(raw: Raw | undefined, perSecond: number, burstCount: number): RateLimit {
+  return { perSecond: raw?.per_second ?? perSecond, burstCount: raw?.burst_count ?? burstCount };
+}
+
+/** Turns a validated document into a Config with Synapse's defaults where Synapse has one. */
+export function buildConfig(raw: Raw, baseDir: string): Config {
+  const path = (p: string) => resolve(baseDir, p);
+  const dataDirectory = path(raw.data_directory ?? './data');
+  const listeners: Listener[] = (raw.listeners ?? [{ port: 8008 }]).map((l: Raw) => ({
+    port: l.port,
+    bindAddresses: l.bind_addresses ?? ['127.0.0.1'],
+    xForwarded: l.x_forwarded ?? false,
+    resources: (l.resources ?? [{ names: ['client', 'federation'] }]).flatMap((r: Raw) => r.names),
+  }));
+  const firstPort = listeners[0]?.port ?? 8008;
+  const db = raw.database as Raw | undefined;
+  let database: DatabaseConfig;
+  if (!db || db.name === 'embedded') {
+    database = { kind: 'embedded', path: path(db?.args?.path ?? `${dataDirectory}/postgres`) };
+  } else {
+    const a = db.args ?? {};
+    database = {
+      kind: 'postgres',
+      host: a.host ?? '127.0.0.1',
+      port: a.port ?? 5432,
+      user: a.user ?? 'postgres',
+      password: a.password,
+      database: a.database ?? a.dbname ?? 'veche',
+      poolMax: a.cp_max ?? 10,
+    };
+  }
+  const login = (raw.rc_login ?? {}) as Raw;
+  return {
+    serverName: raw.server_name,
+    publicBaseUrl: (raw.public_baseurl ?? `http://${raw.server_name}:${firstPort}/`).replace(/\/?$/, '/'),
+    serveServerWellKnown: raw.serve_server_wellknown ?? false,
+    extraWellKnownClientContent: raw.extra_well_known_client_content ?? {},
+    dataDirectory,
+    logLevel: process.env.VECHE_LOG_LEVEL ?? raw.log_level ?? 'info',
+    listeners,
+    database,
+    enableRegistration: raw.enable_registration ?? false,
+    enableRegistrationWithoutVerification: raw.enable_registration_without_verification ?? false,
+    registrationSharedSecret: raw.registration_shared_secret,
+    registrationSharedSecretPath: path(raw.registration_shared_secret_path ?? `${dataDirectory}/registration_shared_secret`),
+    registrationRequiresToken: raw.registration_requires_token ?? false,
+    allowGuestAccess: raw.allow_guest_access ?? false,
+    signingKeyPath: path(raw.signing_key_path ?? `${dataDirectory}/${raw.server_name}.signing.key`),
+    mediaStorePath: path(raw.media_store_path ?? `${dataDirectory}/media_store`),
+    maxUploadSize: parseSize(raw.max_upload_size ?? '50M'),
+    defaultRoomVersion: raw.default_room_version ?? '11',
+    refreshableAccessTokenLifetime: parseDuration(raw.refreshable_access_token_lifetime ?? '5m'),
+    refreshTokenLifetime: raw.refresh_token_lifetime !== undefined ? parseDuration(raw.refresh_token_lifetime) : undefined,
+    sessionLifetime: raw.session_lifetime !== undefined ? parseDuration(raw.session_lifetime) : undefined,
+    rcMessage: rateLimit(raw.rc_message, 0.2, 10),
+    rcRegistration: rateLimit(raw.rc_registration, 0.17, 3),
+    rcLoginAddress: rateLimit(login.address ?? (login.per_second !== undefined ? login : undefined), 0.003, 5),
+    rcLoginAccount: rateLimit(login.account, 0.003, 5),
+    rcLoginFailedAttempts: rateLimit(login.failed_attempts, 0.17, 3),
+  };
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return buildConfig(validateRawConfig(raw, file), dirname(resolve(file)));
+}
+
+/**
+ * The configuration `npm start` uses when no file is given: localhost, embedded database in ./data,
+ * registration closed as in Synapse (create users with `veche register-user`).
+ */
+export function defaultConfig(baseDir = process.cwd()): Config {
+  return buildConfig(
+    validateRawConfig(
+      {
+        server_name: 'localhost',
+        public_baseurl: 'http://127.0.0.1:8008/',
+      },
+      'defaults',
+    ),
+    baseDir,
+  );
+}

@@ -1,0 +1,177 @@
+/**
+ * The composition root: config → database → services → HTTP app. Nothing else wires modules
+ * together, and no module reaches for a global.
+ */
+import http from 'node:http';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/index.js';
+import { getLogger, setLogLevel } from './logging.js';
+import { Database, type ConnectionOptions } from './storage/database.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './storage/embedded.js';
+import { migrate } from './storage/migrate.js';
+import { createStorage } from './storage/index.js';
+import { StreamIdGenerator } from './streams/id-generator.js';
+import { InProcessNotifier } from './streams/notifier.js';
+import { AuthService } from './services/auth.js';
+import { AccountService } from './services/accounts.js';
+import { DeviceService } from './services/devices.js';
+import { UiaService } from './services/uia.js';
+import { ProfileService } from './services/profile.js';
+import { AccountDataService } from './services/account-data.js';
+import { ServerKeyService, loadOrCreateSigningKey } from './services/server-keys.js';
+import { RateLimiter } from './services/rate-limiter.js';
+import type { Services } from './services/index.js';
+import { ApiRouter } from './api/http/router.js';
+import { createApp } from './api/http/app.js';
+import { registerClientRoutes } from './api/client/index.js';
+import { registerServerKeyRoutes } from './api/federation/keys.js';
+import { registerSharedSecretRoutes } from '../synapse-compat/admin/register.js';
+import pg from 'pg';
+
+const log = getLogger('server');
+
+export interface StartOptions {
+  /** Use this database instead of the one in the config (tests). */
+  database?: ConnectionOptions;
+  /** Listen on this port instead of the configured ones (tests pass 0 for a free port). */
+  port?: number;
+}
+
+export interface VecheServer {
+  config: Config;
+  services: Services;
+  /** Base URLs of the listeners, e.g. http://127.0.0.1:8008 */
+  urls: string[];
+  close(): Promise<void>;
+}
+
+/** The shared secret from the config, else the one kept in the data folder (created on first start). */
+function loadSharedSecret(config: Config): string {
+  if (config.registrationSharedSecret) return config.registrationSharedSecret;
+  const path = config.registrationSharedSecretPath;
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(dirname(path), { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(path, secret + '\n', { mode: 0o600 });
+  log.info('generated a registration shared secret', { path });
+  return secret;
+}
+
+async function ensureDatabase(conn: ConnectionOptions): Promise<void> {
+  const admin = new pg.Client({ ...conn, database: 'postgres' });
+  try {
+    await admin.connect();
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [conn.database]);
+    if (!rowCount) {
+      await admin.query(`CREATE DATABASE "${conn.database.replace(/"/g, '""')}" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+      log.info('created database', { database: conn.database });
+    }
+  } catch (err) {
+    // Without rights to the maintenance database the configured one must already exist.
+    log.debug('could not check for the database', { error: (err as Error).message });
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<VecheServer> {
+  setLogLevel(config.logLevel);
+  const started = Date.now();
+  let embedded: EmbeddedPostgresHandle | undefined;
+  let connection = options.database;
+  if (!connection) {
+    if (config.database.kind === 'embedded') {
+      embedded = await startEmbeddedPostgres(config.database.path);
+      connection = embedded.connection;
+    } else {
+      const { host, port, user, password, database, poolMax } = config.database;
+      connection = { host, port, user, password, database, max: poolMax };
+      await ensureDatabase(connection);
+    }
+  }
+  const db = new Database(connection);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close();
+    await embedded?.stop();
+    throw err;
+  }
+  const storage = createStorage(db);
+
+  const signingKey = loadOrCreateSigningKey(config.signingKeyPath);
+  const sharedSecret = loadSharedSecret(config);
+  const notifier = new InProcessNotifier();
+  const accountDataPositions = new StreamIdGenerator(db, 'account_data_stream_seq');
+  await accountDataPositions.init();
+
+  const auth = new AuthService(storage, config);
+  const devices = new DeviceService(storage, auth);
+  const services: Services = {
+    config,
+    storage,
+    auth,
+    devices,
+    accounts: new AccountService(storage, config, auth, devices),
+    uia: new UiaService(storage, config.serverName),
+    profile: new ProfileService(storage),
+    accountData: new AccountDataService(storage, accountDataPositions, notifier),
+    serverKeys: new ServerKeyService(config.serverName, signingKey),
+    rateLimiters: {
+      login: new RateLimiter(config.rcLoginAddress),
+      loginAccount: new RateLimiter(config.rcLoginAccount),
+      loginFailures: new RateLimiter(config.rcLoginFailedAttempts),
+      registration: new RateLimiter(config.rcRegistration),
+      message: new RateLimiter(config.rcMessage),
+    },
+  };
+
+  const router = new ApiRouter((token) => auth.authenticate(token));
+  registerClientRoutes(router, services);
+  registerServerKeyRoutes(router, services);
+  registerSharedSecretRoutes(router, services, () => sharedSecret);
+  const app = createApp({ routers: [router], trustProxy: config.listeners.some((l) => l.xForwarded) });
+
+  const servers: http.Server[] = [];
+  const urls: string[] = [];
+  const listeners = options.port !== undefined ? [{ ...config.listeners[0]!, port: options.port }] : config.listeners;
+  for (const listener of listeners) {
+    for (const address of listener.bindAddresses) {
+      const server = http.createServer({ keepAliveTimeout: 65_000 }, app);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(listener.port, address, () => resolve());
+      });
+      const bound = server.address() as AddressInfo;
+      const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+      urls.push(`http://${host}:${bound.port}`);
+      servers.push(server);
+    }
+  }
+  log.info('Veche is serving Matrix', { server_name: config.serverName, urls, startup_ms: Date.now() - started });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      log.info('shutting down');
+      // Stop accepting; let requests in flight finish (long-polls are cut after a grace period).
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeIdleConnections();
+              setTimeout(() => s.closeAllConnections(), 5_000).unref();
+            }),
+        ),
+      );
+      await notifier.close();
+      await db.close();
+      await embedded?.stop();
+      log.info('stopped');
+    })());
+  return { config, services, urls, close };
+}

@@ -1,0 +1,32 @@
+/** The services the composition root builds and the HTTP layer uses. */
+import type { Config } from '../config/index.js';
+import type { AuthService } from './auth.js';
+import type { AccountService } from './accounts.js';
+import type { DeviceService } from './devices.js';
+import type { UiaService } from './uia.js';
+import type { ProfileService } from './profile.js';
+import type { AccountDataService } from './account-data.js';
+import type { ServerKeyService } from './server-keys.js';
+import type { RateLimiter } from './rate-limiter.js';
+import type { Storage } from '../storage/index.js';
+
+export interface RateLimiters {
+  login: RateLimiter;
+  loginAccount: RateLimiter;
+  loginFailures: RateLimiter;
+  registration: RateLimiter;
+  message: RateLimiter;
+}
+
+export interface Services {
+  config: Config;
+  storage: Storage;
+  auth: AuthService;
+  accounts: AccountService;
+  devices: DeviceService;
+  uia: UiaService;
+  profile: ProfileService;
+  accountData: AccountDataService;
+  serverKeys: ServerKeyService;
+  rateLimiters: RateLimiters;
+}

@@ -1,0 +1,50 @@
+/**
+ * Profiles (spec: Client-Server API §10.x "Profiles"). Changes reach room member events once rooms
+ * exist (the rooms service listens through onChange).
+ */
+import type { Storage } from '../storage/index.js';
+import { MatrixError, forbidden, notFound } from '../errors.js';
+import type { Requester } from './auth.js';
+
+export type ProfileField = 'displayname' | 'avatar_url';
+
+/** Synapse's limits; longer values are refused with M_TOO_LARGE... as 400 M_BAD_JSON there. */
+const MAX_LENGTH: Record<ProfileField, number> = { displayname: 256, avatar_url: 1000 };
+
+export type ProfileChangeListener = (userId: string, field: ProfileField, value: string | null) => Promise<void>;
+
+export class ProfileService {
+  private readonly listeners: ProfileChangeListener[] = [];
+
+  constructor(private readonly storage: Storage) {}
+
+  onChange(listener: ProfileChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  async getProfile(userId: string): Promise<{ displayname?: string; avatar_url?: string }> {
+    const user = await this.storage.users.get(userId);
+    const profile = user && !user.deactivated ? await this.storage.users.getProfile(userId) : undefined;
+    if (!profile) throw notFound('Profile was not found');
+    const out: { displayname?: string; avatar_url?: string } = {};
+    if (profile.displayname !== null) out.displayname = profile.displayname;
+    if (profile.avatar_url !== null) out.avatar_url = profile.avatar_url;
+    return out;
+  }
+
+  async setField(requester: Requester, userId: string, field: ProfileField, value: unknown): Promise<void> {
+    if (requester.userId !== userId && !requester.isAdmin) throw forbidden("Cannot set another user's profile");
+    if (value !== null && typeof value !== 'string') throw new MatrixError(400, 'M_BAD_JSON', `${field} must be a string`);
+    if (typeof value === 'string' && value.length > MAX_LENGTH[field]) {
+      throw new MatrixError(400, 'M_BAD_JSON', `${field} is too long (max ${MAX_LENGTH[field]})`);
+    }
+    if (field === 'avatar_url' && typeof value === 'string' && value !== '' && !value.startsWith('mxc://')) {
+      throw new MatrixError(400, 'M_BAD_JSON', 'avatar_url must be an mxc:// URI');
+    }
+    const user = await this.storage.users.get(userId);
+    if (!user || user.deactivated) throw notFound('User not found');
+    const stored = value === '' ? null : (value as string | null);
+    await this.storage.db.transaction((tx) => this.storage.users.setProfileField(tx, userId, field, stored));
+    for (const l of this.listeners) await l(userId, field, stored);
+  }
+}

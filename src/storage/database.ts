@@ -1,0 +1,66 @@
+/**
+ * The Postgres connection pool and transactions. Everything in storage/ goes through this; nothing
+ * above storage/ sees SQL.
+ */
+import pg from 'pg';
+import { getLogger } from '../logging.js';
+
+const log = getLogger('database');
+
+// int8 (bigint) columns hold stream positions and timestamps, which fit in a JS number.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface Queryable {
+  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface ConnectionOptions {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+  max?: number;
+}
+
+export class Database implements Queryable {
+  readonly pool: pg.Pool;
+  /** Counts statements; benchmarks use it to show how many queries a request costs. */
+  queryCount = 0;
+
+  constructor(options: ConnectionOptions) {
+    this.pool = new pg.Pool({ ...options, max: options.max ?? 10, idleTimeoutMillis: 30_000 });
+    this.pool.on('error', (err) => log.error('idle client error', { error: err.message }));
+  }
+
+  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    this.queryCount++;
+    return this.pool.query<R>(text, values as any[]);
+  }
+
+  /** Runs fn inside BEGIN/COMMIT on one connection; rolls back if fn throws. */
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const tx: Queryable = {
+      query: (text, values) => {
+        this.queryCount++;
+        return client.query(text, values as any[]);
+      },
+    };
+    try {
+      await client.query('BEGIN');
+      const result = await fn(tx);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

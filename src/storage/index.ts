@@ -1,0 +1,24 @@
+/** The storage layer as one object the composition root hands to services. */
+import type { Database } from './database.js';
+import { UserStore } from './users.js';
+import { DeviceStore } from './devices.js';
+import { AccountDataStore } from './account-data.js';
+import { RegistrationStore } from './registration.js';
+
+export interface Storage {
+  db: Database;
+  users: UserStore;
+  devices: DeviceStore;
+  accountData: AccountDataStore;
+  registration: RegistrationStore;
+}
+
+export function createStorage(db: Database): Storage {
+  return {
+    db,
+    users: new UserStore(db),
+    devices: new DeviceStore(db),
+    accountData: new AccountDataStore(db),
+    registration: new RegistrationStore(db),
+  };
+}

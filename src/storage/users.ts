@@ -1,0 +1,81 @@
+/** users and profiles tables. */
+import type { Queryable } from './database.js';
+
+export interface UserRow {
+  userId: string;
+  passwordHash: string | null;
+  createdTs: number;
+  isAdmin: boolean;
+  isGuest: boolean;
+  userType: string | null;
+  deactivated: boolean;
+  locked: boolean;
+  suspended: boolean;
+  shadowBanned: boolean;
+  appserviceId: string | null;
+}
+
+export interface Profile {
+  displayname: string | null;
+  avatar_url: string | null;
+}
+
+const userColumns = `user_id AS "userId", password_hash AS "passwordHash", created_ts AS "createdTs",
+  is_admin AS "isAdmin", is_guest AS "isGuest", user_type AS "userType", deactivated, locked, suspended,
+  shadow_banned AS "shadowBanned", appservice_id AS "appserviceId"`;
+
+export class UserStore {
+  constructor(private readonly db: Queryable) {}
+
+  async get(userId: string): Promise<UserRow | undefined> {
+    const { rows } = await this.db.query<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = $1`, [userId]);
+    return rows[0];
+  }
+
+  /** Case-insensitive lookup, as registration availability and Synapse's login do. */
+  async findCaseInsensitive(userId: string): Promise<UserRow[]> {
+    const { rows } = await this.db.query<UserRow>(`SELECT ${userColumns} FROM users WHERE lower(user_id) = lower($1)`, [userId]);
+    return rows;
+  }
+
+  /** Creates the user and an empty profile; false when the ID is taken (in any letter case). */
+  async create(
+    tx: Queryable,
+    user: { userId: string; passwordHash: string | null; createdTs: number; isAdmin?: boolean; isGuest?: boolean; userType?: string | null; appserviceId?: string | null; displayname?: string | null },
+  ): Promise<boolean> {
+    const res = await tx.query(
+      `INSERT INTO users (user_id, password_hash, created_ts, is_admin, is_guest, user_type, appservice_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+      [user.userId, user.passwordHash, user.createdTs, user.isAdmin ?? false, user.isGuest ?? false, user.userType ?? null, user.appserviceId ?? null],
+    );
+    if (res.rowCount !== 1) return false;
+    await tx.query('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [user.userId, user.displayname ?? null]);
+    return true;
+  }
+
+  async setPasswordHash(tx: Queryable, userId: string, hash: string | null): Promise<void> {
+    await tx.query('UPDATE users SET password_hash = $2 WHERE user_id = $1', [userId, hash]);
+  }
+
+  async setDeactivated(tx: Queryable, userId: string, deactivated: boolean): Promise<void> {
+    await tx.query('UPDATE users SET deactivated = $2 WHERE user_id = $1', [userId, deactivated]);
+  }
+
+  async setAdmin(userId: string, isAdmin: boolean): Promise<void> {
+    await this.db.query('UPDATE users SET is_admin = $2 WHERE user_id = $1', [userId, isAdmin]);
+  }
+
+  async getProfile(userId: string): Promise<Profile | undefined> {
+    const { rows } = await this.db.query<Profile>('SELECT displayname, avatar_url FROM profiles WHERE user_id = $1', [userId]);
+    return rows[0];
+  }
+
+  async setProfileField(tx: Queryable, userId: string, field: 'displayname' | 'avatar_url', value: string | null): Promise<void> {
+    await tx.query(`UPDATE profiles SET ${field === 'displayname' ? 'displayname' : 'avatar_url'} = $2 WHERE user_id = $1`, [userId, value]);
+  }
+
+  async count(): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users');
+    return rows[0]!.n;
+  }
+}
