@@ -85,7 +85,7 @@ export function validateRawConfig(raw: unknown, source: string): Raw {
     throw new ConfigError(`${source}: expected a YAML mapping of configuration keys`);
   }
   if (!validator) {
-    const ajv = new Ajv({ allErrors: true, strict: false });
+    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
     validator = ajv.compile(loadJsonFile('config/homeserver.schema.json'));
   }
   if (!validator(raw)) {
