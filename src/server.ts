@@ -23,7 +23,13 @@ import { ProfileService } from './services/profile.js';
 import { AccountDataService } from './services/account-data.js';
 import { ServerKeyService, loadOrCreateSigningKey } from './services/server-keys.js';
 import { RateLimiter } from './services/rate-limiter.js';
-import type { Services } from './services/index.js';
+import type { Services, RoomServices } from './services/index.js';
+import { RoomStateService } from './services/rooms/room-state.js';
+import { EventCreator } from './services/rooms/event-creator.js';
+import { CreateRoomService } from './services/rooms/create-room.js';
+import { MembershipService } from './services/rooms/membership.js';
+import { MessageService } from './services/rooms/messages.js';
+import { AliasService } from './services/rooms/aliases.js';
 import { ApiRouter } from './api/http/router.js';
 import { createApp } from './api/http/app.js';
 import { registerClientRoutes } from './api/client/index.js';
@@ -107,9 +113,32 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const notifier = new InProcessNotifier();
   const accountDataPositions = new StreamIdGenerator(db, 'account_data_stream_seq');
   await accountDataPositions.init();
+  const eventPositions = new StreamIdGenerator(db, 'events_stream_seq');
+  await eventPositions.init();
 
   const auth = new AuthService(storage, config);
   const devices = new DeviceService(storage, auth);
+  const roomState = new RoomStateService(storage);
+  const creator = new EventCreator({
+    storage,
+    serverName: config.serverName,
+    signingKey,
+    positions: eventPositions,
+    notifier,
+    now: Date.now,
+  });
+  const aliases = new AliasService(storage, roomState, config.serverName);
+  const membership = new MembershipService(storage, creator, aliases, roomState, config.serverName);
+  const rooms: RoomServices = {
+    state: roomState,
+    creator,
+    aliases,
+    membership,
+    create: new CreateRoomService({ storage, creator, aliases, serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }),
+    messages: new MessageService(storage, creator),
+  };
+  const profile = new ProfileService(storage);
+  profile.onChange((userId) => membership.propagateProfile(userId));
   const services: Services = {
     config,
     storage,
@@ -117,7 +146,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     devices,
     accounts: new AccountService(storage, config, auth, devices),
     uia: new UiaService(storage, config.serverName),
-    profile: new ProfileService(storage),
+    profile,
     accountData: new AccountDataService(storage, accountDataPositions, notifier),
     serverKeys: new ServerKeyService(config.serverName, signingKey),
     rateLimiters: {
@@ -127,6 +156,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registration: new RateLimiter(config.rcRegistration),
       message: new RateLimiter(config.rcMessage),
     },
+    rooms,
+    positions: { events: eventPositions, accountData: accountDataPositions },
+    notifier,
   };
 
   const router = new ApiRouter((token) => auth.authenticate(token));

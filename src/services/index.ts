@@ -9,6 +9,28 @@ import type { AccountDataService } from './account-data.js';
 import type { ServerKeyService } from './server-keys.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Storage } from '../storage/index.js';
+import type { RoomStateService } from './rooms/room-state.js';
+import type { EventCreator } from './rooms/event-creator.js';
+import type { CreateRoomService } from './rooms/create-room.js';
+import type { MembershipService } from './rooms/membership.js';
+import type { MessageService } from './rooms/messages.js';
+import type { AliasService } from './rooms/aliases.js';
+import type { StreamIdGenerator } from '../streams/id-generator.js';
+import type { Notifier } from '../streams/notifier.js';
+
+export interface RoomServices {
+  state: RoomStateService;
+  creator: EventCreator;
+  create: CreateRoomService;
+  membership: MembershipService;
+  messages: MessageService;
+  aliases: AliasService;
+}
+
+export interface StreamPositions {
+  events: StreamIdGenerator;
+  accountData: StreamIdGenerator;
+}
 
 export interface RateLimiters {
   login: RateLimiter;
@@ -29,4 +51,7 @@ export interface Services {
   accountData: AccountDataService;
   serverKeys: ServerKeyService;
   rateLimiters: RateLimiters;
+  rooms: RoomServices;
+  positions: StreamPositions;
+  notifier: Notifier;
 }

@@ -172,8 +172,16 @@ export class DeviceStore {
     await tx.query('UPDATE refresh_tokens SET next_token_id = $2 WHERE id = $1', [id, nextId]);
   }
 
-  /** Once a replacement is used, its predecessor and the predecessor's access tokens die. */
-  async retirePredecessors(tx: Queryable, refreshTokenId: number): Promise<void> {
+  /**
+   * Once a replacement is used, its predecessor and the predecessor's access tokens die.
+   * Returns the hashes of those access tokens, so caches can drop them.
+   */
+  async retirePredecessors(tx: Queryable, refreshTokenId: number): Promise<Buffer[]> {
+    const { rows } = await tx.query<{ token_hash: Buffer }>(
+      `SELECT a.token_hash FROM access_tokens a JOIN refresh_tokens r ON a.refresh_token_id = r.id WHERE r.next_token_id = $1`,
+      [refreshTokenId],
+    );
     await tx.query('DELETE FROM refresh_tokens WHERE next_token_id = $1', [refreshTokenId]);
+    return rows.map((r) => r.token_hash);
   }
 }

@@ -4,6 +4,9 @@ import { UserStore } from './users.js';
 import { DeviceStore } from './devices.js';
 import { AccountDataStore } from './account-data.js';
 import { RegistrationStore } from './registration.js';
+import { EventStore } from './events.js';
+import { StateStore } from './state.js';
+import { AliasStore } from './aliases.js';
 
 export interface Storage {
   db: Database;
@@ -11,6 +14,9 @@ export interface Storage {
   devices: DeviceStore;
   accountData: AccountDataStore;
   registration: RegistrationStore;
+  events: EventStore;
+  state: StateStore;
+  aliases: AliasStore;
 }
 
 export function createStorage(db: Database): Storage {
@@ -20,5 +26,8 @@ export function createStorage(db: Database): Storage {
     devices: new DeviceStore(db),
     accountData: new AccountDataStore(db),
     registration: new RegistrationStore(db),
+    events: new EventStore(db),
+    state: new StateStore(db),
+    aliases: new AliasStore(db),
   };
 }

@@ -9,6 +9,9 @@ import { registerAccountRoutes } from './account.js';
 import { registerDeviceRoutes } from './devices.js';
 import { registerProfileRoutes } from './profile.js';
 import { registerAccountDataRoutes } from './account-data.js';
+import { registerRoomRoutes } from './rooms.js';
+import { registerMembershipRoutes } from './membership.js';
+import { registerDirectoryRoutes } from './directory.js';
 
 export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerVersionRoutes(r, s);
@@ -19,4 +22,7 @@ export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerDeviceRoutes(r, s);
   registerProfileRoutes(r, s);
   registerAccountDataRoutes(r, s);
+  registerRoomRoutes(r, s);
+  registerMembershipRoutes(r, s);
+  registerDirectoryRoutes(r, s);
 }

@@ -1,0 +1,183 @@
+/**
+ * Room membership (spec: Client-Server API §10.x "Room membership"): join, invite, leave, kick,
+ * ban, unban, knock and forget. Each builds an m.room.member event and lets the auth rules decide;
+ * a refusal is 403 M_FORBIDDEN with the rule's reason.
+ */
+import type { Storage } from '../../storage/index.js';
+import { stateKeyOf, type JsonObject, type RoomEvent } from '../../matrix/types.js';
+import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../../matrix/ids.js';
+import { powerLevelsFromState, levelOfUser } from '../../matrix/power-levels.js';
+import { MatrixError, forbidden, notFound } from '../../errors.js';
+import type { Requester } from '../auth.js';
+import type { EventCreator, RoomWriter } from './event-creator.js';
+import type { AliasService } from './aliases.js';
+import type { RoomStateService } from './room-state.js';
+
+export type MembershipAction = 'invite' | 'leave' | 'kick' | 'ban' | 'unban';
+
+export class MembershipService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly creator: EventCreator,
+    private readonly aliases: AliasService,
+    private readonly roomState: RoomStateService,
+    private readonly serverName: string,
+  ) {}
+
+  private async profileContent(userId: string): Promise<JsonObject> {
+    const p = await this.storage.users.getProfile(userId);
+    const out: JsonObject = {};
+    if (p?.displayname) out.displayname = p.displayname;
+    if (p?.avatar_url) out.avatar_url = p.avatar_url;
+    return out;
+  }
+
+  /** A room ID, or the room an alias points to. */
+  async resolveRoom(roomIdOrAlias: string): Promise<string> {
+    if (roomIdOrAlias.startsWith('#')) {
+      if (!isValidRoomAlias(roomIdOrAlias)) throw new MatrixError(400, 'M_INVALID_PARAM', 'Invalid room alias');
+      return (await this.aliases.resolve(roomIdOrAlias)).room_id;
+    }
+    if (!isValidRoomId(roomIdOrAlias)) throw new MatrixError(400, 'M_INVALID_PARAM', `${roomIdOrAlias} is not a valid room ID or alias`);
+    return roomIdOrAlias;
+  }
+
+  private async ensureRoom(roomId: string): Promise<void> {
+    // Joining rooms on other servers needs federation (a later module).
+    if (!(await this.roomState.roomExists(roomId))) throw notFound('No known servers for this room');
+  }
+
+  async join(requester: Requester, roomIdOrAlias: string, reason?: string): Promise<string> {
+    const roomId = await this.resolveRoom(roomIdOrAlias);
+    await this.ensureRoom(roomId);
+    const userId = requester.userId;
+    const profile = await this.profileContent(userId);
+    await this.creator.withRoom(roomId, async (w) => {
+      const current = await w.stateEvent('m.room.member', userId);
+      if (current?.content.membership === 'join' && reason === undefined && sameProfile(current.content, profile)) return;
+      const content: JsonObject = { membership: 'join', ...profile };
+      if (reason !== undefined) content.reason = reason;
+      const authoriser = await this.restrictedJoinAuthoriser(w, userId, current);
+      if (authoriser) content.join_authorised_via_users_server = authoriser;
+      await w.append({ type: 'm.room.member', state_key: userId, sender: userId, content });
+    });
+    await this.storage.db.query('DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2', [userId, roomId]);
+    return roomId;
+  }
+
+  /**
+   * spec: Client-Server API §10.x "Restricted rooms": a user not already invited may join when a
+   * member of one of the allowed rooms; a local member who can invite vouches for the join.
+   */
+  private async restrictedJoinAuthoriser(w: RoomWriter, userId: string, current: RoomEvent | undefined): Promise<string | undefined> {
+    const v = w.version;
+    if (!v.restrictedJoinRule) return undefined;
+    const joinRules = await w.stateEvent('m.room.join_rules', '');
+    const rule = joinRules?.content.join_rule;
+    if (rule !== 'restricted' && !(rule === 'knock_restricted' && v.knockRestrictedJoinRule)) return undefined;
+    const membership = current?.content.membership;
+    if (membership === 'invite' || membership === 'join') return undefined;
+    const allow = Array.isArray(joinRules!.content.allow) ? (joinRules!.content.allow as JsonObject[]) : [];
+    let allowed = false;
+    for (const a of allow) {
+      if (a.type !== 'm.room_membership' || typeof a.room_id !== 'string') continue;
+      if (!(await this.roomState.roomExists(a.room_id))) continue;
+      if ((await this.roomState.membership(a.room_id, userId)).membership === 'join') {
+        allowed = true;
+        break;
+      }
+    }
+    if (!allowed) throw forbidden('You are not a member of any room that this restricted room allows to join');
+    const state = await w.stateEvents([stateKeyOf('m.room.create', ''), stateKeyOf('m.room.power_levels', '')]);
+    const levels = powerLevelsFromState(state, v);
+    const members = await this.storage.db.query<{ state_key: string }>(
+      `SELECT state_key FROM current_state WHERE room_id = $1 AND type = 'm.room.member' AND membership = 'join'`,
+      [w.roomId],
+    );
+    // Only this server can sign for its own users.
+    const candidates = members.rows
+      .map((r) => r.state_key)
+      .filter((u) => u.endsWith(`:${this.serverName}`))
+      .map((u) => ({ u, level: levelOfUser(levels, u) }))
+      .filter((c) => c.level >= levels.invite)
+      .sort((a, b) => b.level - a.level);
+    if (!candidates.length) throw forbidden('No member of the room can authorise your join');
+    return candidates[0]!.u;
+  }
+
+  async knock(requester: Requester, roomIdOrAlias: string, reason?: string): Promise<string> {
+    const roomId = await this.resolveRoom(roomIdOrAlias);
+    await this.ensureRoom(roomId);
+    const profile = await this.profileContent(requester.userId);
+    await this.creator.withRoom(roomId, async (w) => {
+      if (!w.version.knockJoinRule) throw forbidden(`Room version ${w.version.id} does not support knocking`);
+      const content: JsonObject = { membership: 'knock', ...profile };
+      if (reason !== undefined) content.reason = reason;
+      await w.append({ type: 'm.room.member', state_key: requester.userId, sender: requester.userId, content });
+    });
+    return roomId;
+  }
+
+  /** invite, leave (self), kick, ban and unban: a member event about `target` sent by the requester. */
+  async change(requester: Requester, roomId: string, action: MembershipAction, target: string, reason?: string, extra: JsonObject = {}): Promise<void> {
+    if (!isValidUserId(target)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid user ID ${target}`);
+    if (!isValidRoomId(roomId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room ID ${roomId}`);
+    await this.ensureRoom(roomId);
+    const membership = action === 'kick' || action === 'unban' ? 'leave' : action;
+    const profile = action === 'invite' ? await this.profileContent(target) : {};
+    await this.creator.withRoom(roomId, async (w) => {
+      const current = await w.stateEvent('m.room.member', target);
+      const was = current?.content.membership;
+      if (action === 'leave' && (was === undefined || was === 'leave')) return; // nothing to leave
+      if (action === 'invite' && was === 'join') throw forbidden(`${target} is already in the room.`);
+      if (action === 'invite' && was === 'ban') throw forbidden(`${target} is banned from the room`);
+      if (action === 'kick' && was !== 'join' && was !== 'invite' && was !== 'knock') throw forbidden(`${target} is not in the room`);
+      if (action === 'unban' && was !== 'ban') throw forbidden(`${target} is not banned`);
+      const content: JsonObject = { membership, ...profile, ...extra };
+      if (reason !== undefined) content.reason = reason;
+      await w.append({ type: 'm.room.member', state_key: target, sender: requester.userId, content });
+    });
+  }
+
+  async forget(requester: Requester, roomId: string): Promise<void> {
+    await this.ensureRoom(roomId);
+    const { membership } = await this.roomState.membership(roomId, requester.userId);
+    if (membership === 'join' || membership === 'invite' || membership === 'knock') {
+      throw new MatrixError(400, 'M_UNKNOWN', 'You must leave the room before forgetting it');
+    }
+    await this.storage.db.query('INSERT INTO room_forgotten (user_id, room_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [requester.userId, roomId]);
+  }
+
+  /** Rooms the user is joined to, from current state. */
+  async joinedRooms(userId: string): Promise<string[]> {
+    const { rows } = await this.storage.db.query<{ room_id: string }>(
+      `SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = $1 AND membership = 'join' ORDER BY room_id`,
+      [userId],
+    );
+    return rows.map((r) => r.room_id);
+  }
+
+  /** A profile change reaches every room the user is joined to, as a new join event (as Synapse does). */
+  async propagateProfile(userId: string): Promise<void> {
+    const profile = await this.profileContent(userId);
+    for (const roomId of await this.joinedRooms(userId)) {
+      await this.creator
+        .withRoom(roomId, async (w) => {
+          const current = await w.stateEvent('m.room.member', userId);
+          if (current?.content.membership !== 'join') return;
+          const content: JsonObject = { ...current.content, ...profile, membership: 'join' };
+          if (!profile.displayname) delete content.displayname;
+          if (!profile.avatar_url) delete content.avatar_url;
+          delete content.reason;
+          delete content.join_authorised_via_users_server;
+          if (sameProfile(current.content, profile)) return;
+          await w.append({ type: 'm.room.member', state_key: userId, sender: userId, content });
+        })
+        .catch(() => undefined); // a room that refuses the update keeps the old profile
+    }
+  }
+}
+
+function sameProfile(content: JsonObject, profile: JsonObject): boolean {
+  return (content.displayname ?? null) === (profile.displayname ?? null) && (content.avatar_url ?? null) === (profile.avatar_url ?? null);
+}

@@ -1,0 +1,324 @@
+/**
+ * events, rooms (head), forward_extremities, current_state, event_txn_ids and redactions.
+ * Events are immutable: stored as the canonical JSON of their signed wire form plus the columns
+ * queries need.
+ */
+import type { Queryable } from './database.js';
+import type { JsonObject, RoomEvent } from '../matrix/types.js';
+import { getRoomVersion } from '../matrix/room-versions.js';
+import { canonicalJson } from '../matrix/canonical-json.js';
+import { toFederationFormat } from '../matrix/pdu.js';
+
+export interface StoredEvent {
+  event: RoomEvent;
+  roomVersion: string;
+  streamOrdering: number;
+  topologicalOrdering: number;
+  /** Server-computed unsigned data: replaces_state, prev_content, prev_sender. */
+  unsigned: JsonObject | null;
+  stateGroupBefore: number | null;
+  stateGroupAfter: number | null;
+  rejected: boolean;
+  outlier: boolean;
+}
+
+export interface RoomHead {
+  roomVersion: string;
+  currentStateGroup: number | null;
+  maxDepth: number;
+  extremities: string[];
+}
+
+export interface NewEventRow {
+  event: RoomEvent;
+  roomVersion: string;
+  streamOrdering: number;
+  unsigned: JsonObject | null;
+  stateGroupBefore: number | null;
+  stateGroupAfter: number | null;
+}
+
+/** Reads a stored wire-form event back into a RoomEvent without recomputing its ID. */
+export function storedToRoomEvent(json: string, eventId: string, roomVersion: string): RoomEvent {
+  const wire = JSON.parse(json) as Record<string, unknown>;
+  const version = getRoomVersion(roomVersion);
+  if (version?.eventFormat === 1) {
+    const pairs = (list: unknown) => (list as [string, Record<string, string>][]).map((p) => p[0]);
+    const hashes = (list: unknown) =>
+      Object.fromEntries((list as [string, Record<string, string>][]).filter((p) => Object.keys(p[1]).length).map((p) => [p[0], p[1]]));
+    const prevHashes = hashes(wire.prev_events);
+    const authHashes = hashes(wire.auth_events);
+    wire.prev_events = pairs(wire.prev_events);
+    wire.auth_events = pairs(wire.auth_events);
+    if (Object.keys(prevHashes).length) wire.prev_event_hashes = prevHashes;
+    if (Object.keys(authHashes).length) wire.auth_event_hashes = authHashes;
+  }
+  wire.event_id = eventId;
+  return wire as unknown as RoomEvent;
+}
+
+const EVENT_COLUMNS = `e.event_id, e.json, e.stream_ordering, e.topological_ordering, e.unsigned,
+  e.state_group_before, e.state_group_after, e.rejected_reason, e.outlier, r.room_version`;
+
+interface EventDbRow {
+  event_id: string;
+  json: string;
+  stream_ordering: number;
+  topological_ordering: number;
+  unsigned: JsonObject | null;
+  state_group_before: number | null;
+  state_group_after: number | null;
+  rejected_reason: string | null;
+  outlier: boolean;
+  room_version: string;
+}
+
+function toStored(r: EventDbRow): StoredEvent {
+  return {
+    event: storedToRoomEvent(r.json, r.event_id, r.room_version),
+    roomVersion: r.room_version,
+    streamOrdering: Number(r.stream_ordering),
+    topologicalOrdering: Number(r.topological_ordering),
+    unsigned: r.unsigned,
+    stateGroupBefore: r.state_group_before === null ? null : Number(r.state_group_before),
+    stateGroupAfter: r.state_group_after === null ? null : Number(r.state_group_after),
+    rejected: r.rejected_reason !== null,
+    outlier: r.outlier,
+  };
+}
+
+export interface PageQuery {
+  roomId: string;
+  /** Exclusive bound in (topological, stream) order. */
+  from: { topo: number; stream: number };
+  /** Optional exclusive end bound. */
+  to?: { topo: number; stream: number };
+  dir: 'b' | 'f';
+  limit: number;
+  /** Upper stream bound: never return events not yet visible. */
+  maxStream: number;
+  types?: string[];
+  notTypes?: string[];
+  senders?: string[];
+  notSenders?: string[];
+  containsUrl?: boolean;
+}
+
+export class EventStore {
+  private readonly cache = new Map<string, StoredEvent>();
+  private static readonly CACHE_MAX = 20_000;
+
+  constructor(private readonly db: Queryable) {}
+
+  private remember(e: StoredEvent): void {
+    if (this.cache.size >= EventStore.CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(e.event.event_id, e);
+  }
+
+  /** Events by ID (missing IDs are absent from the map). */
+  async getEvents(ids: Iterable<string>, db: Queryable = this.db): Promise<Map<string, StoredEvent>> {
+    const out = new Map<string, StoredEvent>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const c = this.cache.get(id);
+      if (c) out.set(id, c);
+      else missing.push(id);
+    }
+    if (missing.length) {
+      const { rows } = await db.query<EventDbRow>(
+        `SELECT ${EVENT_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id WHERE e.event_id = ANY($1)`,
+        [missing],
+      );
+      for (const r of rows) {
+        const s = toStored(r);
+        this.remember(s);
+        out.set(s.event.event_id, s);
+      }
+    }
+    return out;
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    return (await this.getEvents([id])).get(id);
+  }
+
+  async insertEvent(tx: Queryable, row: NewEventRow): Promise<void> {
+    const ev = row.event;
+    const version = getRoomVersion(row.roomVersion)!;
+    const relates = (ev.content['m.relates_to'] ?? null) as JsonObject | null;
+    const relatesTo = relates && typeof relates.event_id === 'string' ? relates.event_id : null;
+    const relType = relates && typeof relates.rel_type === 'string' ? relates.rel_type : null;
+    const membership = ev.type === 'm.room.member' && typeof ev.content.membership === 'string' ? ev.content.membership : null;
+    const containsUrl = typeof ev.content.url === 'string';
+    const { unsigned: _u, ...signed } = ev;
+    const json = canonicalJson(toFederationFormat(signed as RoomEvent, version));
+    await tx.query(
+      `INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth,
+         topological_ordering, relates_to_id, relation_type, membership, contains_url, json, unsigned,
+         state_group_before, state_group_after)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+      [
+        row.streamOrdering, ev.event_id, ev.room_id, ev.type, ev.state_key ?? null, ev.sender, ev.origin_server_ts, ev.depth,
+        relatesTo, relType, membership, containsUrl, json, row.unsigned ? JSON.stringify(row.unsigned) : null,
+        row.stateGroupBefore, row.stateGroupAfter,
+      ],
+    );
+    this.remember({
+      event: ev,
+      roomVersion: row.roomVersion,
+      streamOrdering: row.streamOrdering,
+      topologicalOrdering: ev.depth,
+      unsigned: row.unsigned,
+      stateGroupBefore: row.stateGroupBefore,
+      stateGroupAfter: row.stateGroupAfter,
+      rejected: false,
+      outlier: false,
+    });
+  }
+
+  /** Drops cached events (a rolled-back transaction inserted them). */
+  forget(ids: string[]): void {
+    for (const id of ids) this.cache.delete(id);
+  }
+
+  // --- rooms ---
+
+  async createRoom(tx: Queryable, roomId: string, roomVersion: string, creator: string, now: number): Promise<void> {
+    await tx.query('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, $3, $4)', [roomId, roomVersion, creator, now]);
+  }
+
+  async roomVersion(roomId: string): Promise<string | undefined> {
+    const { rows } = await this.db.query<{ room_version: string }>('SELECT room_version FROM rooms WHERE room_id = $1', [roomId]);
+    return rows[0]?.room_version;
+  }
+
+  /** The room's head, read under the room's lock. */
+  async roomHead(tx: Queryable, roomId: string): Promise<RoomHead | undefined> {
+    const { rows } = await tx.query<{ room_version: string; current_state_group: number | null; max_depth: number; extremities: string[] | null }>(
+      `SELECT r.room_version, r.current_state_group, r.max_depth,
+              (SELECT array_agg(event_id) FROM forward_extremities f WHERE f.room_id = r.room_id) AS extremities
+       FROM rooms r WHERE r.room_id = $1`,
+      [roomId],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      roomVersion: r.room_version,
+      currentStateGroup: r.current_state_group === null ? null : Number(r.current_state_group),
+      maxDepth: Number(r.max_depth),
+      extremities: r.extremities ?? [],
+    };
+  }
+
+  /** Moves the head after a new event: it becomes the only extremity (local events reference all). */
+  async advanceHead(tx: Queryable, roomId: string, eventId: string, depth: number, stateGroup: number | null, replacedExtremities: string[]): Promise<void> {
+    await tx.query(
+      `WITH del AS (DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2)),
+            ins AS (INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $3))
+       UPDATE rooms SET current_state_group = $4, max_depth = GREATEST(max_depth, $5) WHERE room_id = $1`,
+      [roomId, replacedExtremities, eventId, stateGroup, depth],
+    );
+  }
+
+  async setCurrentState(tx: Queryable, roomId: string, type: string, stateKey: string, eventId: string, membership: string | null): Promise<void> {
+    await tx.query(
+      `INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership`,
+      [roomId, type, stateKey, eventId, membership],
+    );
+  }
+
+  // --- transaction IDs ---
+
+  async txnEventId(userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
+    const { rows } = await this.db.query<{ event_id: string }>(
+      'SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3',
+      [userId, deviceId, txnId],
+    );
+    return rows[0]?.event_id;
+  }
+
+  async insertTxn(tx: Queryable, userId: string, deviceId: string, txnId: string, eventId: string, now: number): Promise<void> {
+    await tx.query('INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)', [
+      userId, deviceId, txnId, eventId, now,
+    ]);
+  }
+
+  // --- redactions ---
+
+  async insertRedaction(tx: Queryable, eventId: string, redactedBy: string): Promise<void> {
+    await tx.query('INSERT INTO redactions (event_id, redacted_by) VALUES ($1, $2) ON CONFLICT DO NOTHING', [eventId, redactedBy]);
+  }
+
+  /** For each given event, the first redaction event that applies to it. */
+  async redactionsOf(eventIds: string[]): Promise<Map<string, string>> {
+    if (!eventIds.length) return new Map();
+    const { rows } = await this.db.query<{ event_id: string; redacted_by: string }>(
+      `SELECT DISTINCT ON (r.event_id) r.event_id, r.redacted_by FROM redactions r
+       JOIN events e ON e.event_id = r.redacted_by
+       WHERE r.event_id = ANY($1) AND e.rejected_reason IS NULL ORDER BY r.event_id, e.stream_ordering`,
+      [eventIds],
+    );
+    return new Map(rows.map((r) => [r.event_id, r.redacted_by]));
+  }
+
+  // --- reading the timeline ---
+
+  /** Events of a room in topological order from an exclusive bound, filtered in SQL. */
+  async paginate(q: PageQuery): Promise<StoredEvent[]> {
+    const params: unknown[] = [q.roomId, q.from.topo, q.from.stream, q.limit, q.maxStream];
+    const cmp = q.dir === 'b' ? '<' : '>';
+    const conds = [`e.room_id = $1`, `(e.topological_ordering, e.stream_ordering) ${cmp} ($2, $3)`, `e.stream_ordering <= $5`, 'NOT e.outlier', 'e.rejected_reason IS NULL'];
+    if (q.to) {
+      params.push(q.to.topo, q.to.stream);
+      conds.push(`(e.topological_ordering, e.stream_ordering) ${q.dir === 'b' ? '>=' : '<'} ($${params.length - 1}, $${params.length})`);
+    }
+    const list = (values: string[] | undefined, column: string, negate: boolean) => {
+      if (!values) return;
+      const hasWildcard = values.some((v) => v.includes('*'));
+      params.push(hasWildcard ? values.map((v) => v.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%')) : values);
+      const p = `$${params.length}`;
+      const expr = hasWildcard ? `${column} LIKE ANY(${p})` : `${column} = ANY(${p})`;
+      conds.push(negate ? `NOT (${expr})` : expr);
+    };
+    list(q.types, 'e.type', false);
+    list(q.notTypes, 'e.type', true);
+    list(q.senders, 'e.sender', false);
+    list(q.notSenders, 'e.sender', true);
+    if (q.containsUrl !== undefined) conds.push(q.containsUrl ? 'e.contains_url' : 'NOT e.contains_url');
+    const order = q.dir === 'b' ? 'DESC' : 'ASC';
+    const { rows } = await this.db.query<EventDbRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id WHERE ${conds.join(' AND ')}
+       ORDER BY e.topological_ordering ${order}, e.stream_ordering ${order} LIMIT $4`,
+      params,
+    );
+    return rows.map((r) => {
+      const s = toStored(r);
+      this.remember(s);
+      return s;
+    });
+  }
+
+  /** The (topological, stream) position of the latest room event at or before a stream position. */
+  async positionAtStream(roomId: string, stream: number): Promise<{ topo: number; stream: number }> {
+    const { rows } = await this.db.query<{ t: number; s: number }>(
+      `SELECT topological_ordering AS t, stream_ordering AS s FROM events WHERE room_id = $1 AND stream_ordering <= $2
+       ORDER BY stream_ordering DESC LIMIT 1`,
+      [roomId, stream],
+    );
+    return rows[0] ? { topo: Number(rows[0].t), stream: Number(rows[0].s) } : { topo: 0, stream: 0 };
+  }
+
+  /** The event closest to a timestamp in a direction (spec: timestamp_to_event). */
+  async closestToTimestamp(roomId: string, ts: number, dir: 'f' | 'b', maxStream: number): Promise<{ eventId: string; ts: number } | undefined> {
+    const { rows } = await this.db.query<{ event_id: string; origin_server_ts: number }>(
+      dir === 'f'
+        ? `SELECT event_id, origin_server_ts FROM events WHERE room_id = $1 AND origin_server_ts >= $2 AND stream_ordering <= $3
+             AND NOT outlier AND rejected_reason IS NULL ORDER BY origin_server_ts ASC, stream_ordering ASC LIMIT 1`
+        : `SELECT event_id, origin_server_ts FROM events WHERE room_id = $1 AND origin_server_ts <= $2 AND stream_ordering <= $3
+             AND NOT outlier AND rejected_reason IS NULL ORDER BY origin_server_ts DESC, stream_ordering DESC LIMIT 1`,
+      [roomId, ts, maxStream],
+    );
+    return rows[0] ? { eventId: rows[0].event_id, ts: Number(rows[0].origin_server_ts) } : undefined;
+  }
+}
