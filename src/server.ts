@@ -30,6 +30,19 @@ import { CreateRoomService } from './services/rooms/create-room.js';
 import { MembershipService } from './services/rooms/membership.js';
 import { MessageService } from './services/rooms/messages.js';
 import { AliasService } from './services/rooms/aliases.js';
+import { VisibilityService } from './services/rooms/visibility.js';
+import { RoomReadService } from './services/rooms/room-reads.js';
+import { RoomPaginationService } from './services/rooms/pagination.js';
+import { DirectoryService } from './services/rooms/directory.js';
+import { RoomUpgradeService } from './services/rooms/upgrade.js';
+import { ReportService } from './services/rooms/reports.js';
+import { DirectoryStore } from './storage/directory.js';
+import { ReportStore } from './storage/reports.js';
+import { SyncService } from './services/sync/sync-service.js';
+import { RoomsProvider } from './services/sync/rooms-provider.js';
+import { AccountDataProvider } from './services/sync/account-data-provider.js';
+import { LazyMembersCache } from './services/sync/lazy-members.js';
+import { PushRuleService } from './services/push-rules.js';
 import { ApiRouter } from './api/http/router.js';
 import { createApp } from './api/http/app.js';
 import { registerClientRoutes } from './api/client/index.js';
@@ -127,8 +140,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     notifier,
     now: Date.now,
   });
-  const aliases = new AliasService(storage, roomState, config.serverName);
+  const aliases = new AliasService(storage, roomState, config.serverName, creator);
   const membership = new MembershipService(storage, creator, aliases, roomState, config.serverName);
+  const visibility = new VisibilityService(storage, roomState);
+  const readDeps = { storage, roomState, visibility, positions: eventPositions, now: Date.now };
   const rooms: RoomServices = {
     state: roomState,
     creator,
@@ -136,7 +151,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     membership,
     create: new CreateRoomService({ storage, creator, aliases, serverName: config.serverName, defaultRoomVersion: config.defaultRoomVersion }),
     messages: new MessageService(storage, creator),
+    visibility,
+    reads: new RoomReadService(readDeps),
+    pagination: new RoomPaginationService(readDeps),
+    directory: new DirectoryService(storage, new DirectoryStore(db), roomState, config.serverName),
+    upgrade: new RoomUpgradeService(storage, creator, config.serverName),
+    reports: new ReportService(storage, new ReportStore(db), roomState),
   };
+  const accountData = new AccountDataService(storage, accountDataPositions, notifier);
+  const pushRules = new PushRuleService(storage, accountData, notifier);
+  const sync = new SyncService(storage, notifier, { events: eventPositions, account_data: accountDataPositions });
+  sync.addProvider(new RoomsProvider(storage, eventPositions, new LazyMembersCache()));
+  sync.addProvider(new AccountDataProvider(storage, accountDataPositions));
   const profile = new ProfileService(storage);
   profile.onChange((userId) => membership.propagateProfile(userId));
   const services: Services = {
@@ -147,7 +173,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     accounts: new AccountService(storage, config, auth, devices),
     uia: new UiaService(storage, config.serverName),
     profile,
-    accountData: new AccountDataService(storage, accountDataPositions, notifier),
+    accountData,
     serverKeys: new ServerKeyService(config.serverName, signingKey),
     rateLimiters: {
       login: new RateLimiter(config.rcLoginAddress),
@@ -159,6 +185,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     rooms,
     positions: { events: eventPositions, accountData: accountDataPositions },
     notifier,
+    sync,
+    pushRules,
   };
 
   const router = new ApiRouter((token) => auth.authenticate(token));

@@ -86,16 +86,18 @@ export class AccountService {
   async register(opts: RegisterOptions): Promise<{ user_id: string; device_id?: string } & Partial<IssuedSession>> {
     let localpart = opts.localpart;
     if (opts.isGuest) {
-      localpart = await this.nextGuestLocalpart();
+      localpart = undefined;
     } else if (localpart === undefined) {
       localpart = newDeviceId().toLowerCase();
     } else {
       localpart = localpart.toLowerCase();
       this.validateLocalpart(localpart);
     }
-    const userId = this.userIdFor(localpart);
     const passwordHash = opts.password ? await hashPassword(opts.password) : null;
     return this.storage.db.transaction(async (tx) => {
+      // Guests are numbered inside the transaction, so guests arriving together get distinct numbers.
+      if (localpart === undefined) localpart = await this.storage.users.nextGuestLocalpart(tx);
+      const userId = this.userIdFor(localpart);
       const created = await this.storage.users.create(tx, {
         userId,
         passwordHash,
@@ -113,13 +115,6 @@ export class AccountService {
       const session = await this.auth.issueSession(tx, userId, deviceId, { refreshable: opts.refreshable });
       return { user_id: userId, device_id: deviceId, ...session };
     });
-  }
-
-  private async nextGuestLocalpart(): Promise<string> {
-    const { rows } = await this.storage.db.query<{ n: number }>(
-      `SELECT COALESCE(max(substring(user_id from '^@([0-9]+):')::bigint), 0) + 1 AS n FROM users WHERE is_guest`,
-    );
-    return String(rows[0]!.n);
   }
 
   /** Checks a password login; returns the canonical user ID. Constant work whether or not the user exists. */

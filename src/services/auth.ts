@@ -79,7 +79,9 @@ export class AuthService {
     }
     if (!entry.retired && entry.refreshTokenId !== null) {
       entry.retired = true;
-      await this.storage.db.transaction((tx) => this.storage.devices.retirePredecessors(tx, entry!.refreshTokenId!));
+      const retired = await this.storage.db.transaction((tx) => this.storage.devices.retirePredecessors(tx, entry!.refreshTokenId!));
+      // The predecessor's access tokens may sit in the cache; they must fail from now on.
+      this.invalidate(retired);
     }
     return entry.requester;
   }

@@ -15,8 +15,16 @@ import type { CreateRoomService } from './rooms/create-room.js';
 import type { MembershipService } from './rooms/membership.js';
 import type { MessageService } from './rooms/messages.js';
 import type { AliasService } from './rooms/aliases.js';
+import type { VisibilityService } from './rooms/visibility.js';
+import type { RoomReadService } from './rooms/room-reads.js';
+import type { RoomPaginationService } from './rooms/pagination.js';
+import type { DirectoryService } from './rooms/directory.js';
+import type { RoomUpgradeService } from './rooms/upgrade.js';
+import type { ReportService } from './rooms/reports.js';
 import type { StreamIdGenerator } from '../streams/id-generator.js';
 import type { Notifier } from '../streams/notifier.js';
+import type { SyncService } from './sync/sync-service.js';
+import type { PushRuleService } from './push-rules.js';
 
 export interface RoomServices {
   state: RoomStateService;
@@ -25,6 +33,12 @@ export interface RoomServices {
   membership: MembershipService;
   messages: MessageService;
   aliases: AliasService;
+  visibility: VisibilityService;
+  reads: RoomReadService;
+  pagination: RoomPaginationService;
+  directory: DirectoryService;
+  upgrade: RoomUpgradeService;
+  reports: ReportService;
 }
 
 export interface StreamPositions {
@@ -54,4 +68,6 @@ export interface Services {
   rooms: RoomServices;
   positions: StreamPositions;
   notifier: Notifier;
+  sync: SyncService;
+  pushRules: PushRuleService;
 }

@@ -46,6 +46,10 @@ export class UiaService {
     if (session && this.now() - session.creationTs > SESSION_LIFETIME_MS) {
       throw new MatrixError(400, 'M_UNKNOWN', 'User-interactive auth session has expired');
     }
+    if (session && session.userId !== (req.userId ?? null)) {
+      // A session belongs to the user who started it; another user cannot continue it.
+      throw new MatrixError(403, 'M_FORBIDDEN', 'This user-interactive auth session belongs to another user.');
+    }
     if (session && (session.uri !== req.uri || session.method !== req.method)) {
       // spec: a session is bound to the operation it was started for.
       throw new MatrixError(403, 'M_FORBIDDEN', 'Requested operation has changed during the UI authentication session.');

@@ -25,6 +25,15 @@ export class AliasStore {
     return res.rowCount === 1;
   }
 
+  /** Points every alias of one room at another (room upgrades), in the caller's transaction. */
+  async moveAll(tx: Queryable, fromRoomId: string, toRoomId: string): Promise<string[]> {
+    const { rows } = await tx.query<{ room_alias: string }>(
+      'UPDATE room_aliases SET room_id = $2 WHERE room_id = $1 RETURNING room_alias',
+      [fromRoomId, toRoomId],
+    );
+    return rows.map((r) => r.room_alias).sort();
+  }
+
   async forRoom(roomId: string): Promise<string[]> {
     const { rows } = await this.db.query<{ room_alias: string }>('SELECT room_alias FROM room_aliases WHERE room_id = $1 ORDER BY room_alias', [roomId]);
     return rows.map((r) => r.room_alias);
@@ -35,8 +44,14 @@ export class AliasStore {
     return res.rowCount === 1;
   }
 
-  async isPublic(roomId: string): Promise<boolean | undefined> {
-    const { rows } = await this.db.query<{ is_public: boolean }>('SELECT is_public FROM rooms WHERE room_id = $1', [roomId]);
+  async isPublic(roomId: string, db: Queryable = this.db): Promise<boolean | undefined> {
+    const { rows } = await db.query<{ is_public: boolean }>('SELECT is_public FROM rooms WHERE room_id = $1', [roomId]);
     return rows[0]?.is_public;
+  }
+
+  /** Whether the user forgot the room (room_forgotten), which ends what departed members may still read. */
+  async isForgotten(userId: string, roomId: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('SELECT 1 FROM room_forgotten WHERE user_id = $1 AND room_id = $2', [userId, roomId]);
+    return (rowCount ?? 0) > 0;
   }
 }

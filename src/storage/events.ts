@@ -39,8 +39,11 @@ export interface NewEventRow {
 }
 
 /** Reads a stored wire-form event back into a RoomEvent without recomputing its ID. */
-export function storedToRoomEvent(json: string, eventId: string, roomVersion: string): RoomEvent {
+export function storedToRoomEvent(json: string, eventId: string, roomVersion: string, roomId?: string): RoomEvent {
   const wire = JSON.parse(json) as Record<string, unknown>;
+  // A v12 create event is signed without room_id (its hash is the room ID); the normalised form
+  // carries it so the rest of the server can use it.
+  if (wire.room_id === undefined && roomId !== undefined) wire.room_id = roomId;
   const version = getRoomVersion(roomVersion);
   if (version?.eventFormat === 1) {
     const pairs = (list: unknown) => (list as [string, Record<string, string>][]).map((p) => p[0]);
@@ -57,11 +60,12 @@ export function storedToRoomEvent(json: string, eventId: string, roomVersion: st
   return wire as unknown as RoomEvent;
 }
 
-const EVENT_COLUMNS = `e.event_id, e.json, e.stream_ordering, e.topological_ordering, e.unsigned,
+const EVENT_COLUMNS = `e.event_id, e.room_id, e.json, e.stream_ordering, e.topological_ordering, e.unsigned,
   e.state_group_before, e.state_group_after, e.rejected_reason, e.outlier, r.room_version`;
 
 interface EventDbRow {
   event_id: string;
+  room_id: string;
   json: string;
   stream_ordering: number;
   topological_ordering: number;
@@ -75,7 +79,7 @@ interface EventDbRow {
 
 function toStored(r: EventDbRow): StoredEvent {
   return {
-    event: storedToRoomEvent(r.json, r.event_id, r.room_version),
+    event: storedToRoomEvent(r.json, r.event_id, r.room_version, r.room_id),
     roomVersion: r.room_version,
     streamOrdering: Number(r.stream_ordering),
     topologicalOrdering: Number(r.topological_ordering),
@@ -151,6 +155,9 @@ export class EventStore {
     const membership = ev.type === 'm.room.member' && typeof ev.content.membership === 'string' ? ev.content.membership : null;
     const containsUrl = typeof ev.content.url === 'string';
     const { unsigned: _u, ...signed } = ev;
+    // spec: Room Version 12 "Event format": the create event has no room_id. Store it exactly as
+    // signed, or its hash (and so the room ID) would not verify.
+    if (version.privilegedCreators && ev.type === 'm.room.create' && ev.state_key === '') delete (signed as Partial<RoomEvent>).room_id;
     const json = canonicalJson(toFederationFormat(signed as RoomEvent, version));
     await tx.query(
       `INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth,
@@ -230,18 +237,39 @@ export class EventStore {
 
   // --- transaction IDs ---
 
-  async txnEventId(userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
+  /**
+   * spec: Client-Server API "Transaction identifiers": a retransmission has the same transaction ID
+   * *and* the same HTTP path, per device. The txn_id column holds both: the path's scope (e.g.
+   * `send`, room ID, event type; each part URI-encoded, so without spaces), a space, then the
+   * client's transaction ID. transactionIdsOf reads the client's part back.
+   */
+  private static txnKey(scope: string[], txnId: string): string {
+    return `${scope.map(encodeURIComponent).join(' ')} ${txnId}`;
+  }
+
+  async txnEventId(userId: string, deviceId: string, scope: string[], txnId: string): Promise<string | undefined> {
     const { rows } = await this.db.query<{ event_id: string }>(
       'SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3',
-      [userId, deviceId, txnId],
+      [userId, deviceId, EventStore.txnKey(scope, txnId)],
     );
     return rows[0]?.event_id;
   }
 
-  async insertTxn(tx: Queryable, userId: string, deviceId: string, txnId: string, eventId: string, now: number): Promise<void> {
+  async insertTxn(tx: Queryable, userId: string, deviceId: string, scope: string[], txnId: string, eventId: string, now: number): Promise<void> {
     await tx.query('INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)', [
-      userId, deviceId, txnId, eventId, now,
+      userId, deviceId, EventStore.txnKey(scope, txnId), eventId, now,
     ]);
+  }
+
+  /** The client's transaction IDs of events sent by this device (for unsigned.transaction_id). */
+  async transactionIdsOf(userId: string, deviceId: string, eventIds: string[]): Promise<Map<string, string>> {
+    if (!eventIds.length) return new Map();
+    const { rows } = await this.db.query<{ event_id: string; txn_id: string }>(
+      'SELECT event_id, txn_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND event_id = ANY($3)',
+      [userId, deviceId, eventIds],
+    );
+    // The scope has three space-free parts (see txnKey); everything after them is the client's ID.
+    return new Map(rows.map((r) => [r.event_id, r.txn_id.split(' ').slice(3).join(' ')]));
   }
 
   // --- redactions ---

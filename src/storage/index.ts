@@ -7,6 +7,9 @@ import { RegistrationStore } from './registration.js';
 import { EventStore } from './events.js';
 import { StateStore } from './state.js';
 import { AliasStore } from './aliases.js';
+import { FilterStore } from './filters.js';
+import { TimelineStore } from './timeline.js';
+import { PushRuleStore } from './push-rules.js';
 
 export interface Storage {
   db: Database;
@@ -17,6 +20,9 @@ export interface Storage {
   events: EventStore;
   state: StateStore;
   aliases: AliasStore;
+  filters: FilterStore;
+  timeline: TimelineStore;
+  pushRules: PushRuleStore;
 }
 
 export function createStorage(db: Database): Storage {
@@ -29,5 +35,8 @@ export function createStorage(db: Database): Storage {
     events: new EventStore(db),
     state: new StateStore(db),
     aliases: new AliasStore(db),
+    filters: new FilterStore(db),
+    timeline: new TimelineStore(db),
+    pushRules: new PushRuleStore(db),
   };
 }

@@ -53,6 +53,18 @@ export class UserStore {
     return true;
   }
 
+  /**
+   * The next numeric guest localpart. Takes a transaction-scoped advisory lock, so concurrent
+   * guest registrations are numbered one after another instead of colliding.
+   */
+  async nextGuestLocalpart(tx: Queryable): Promise<string> {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('veche:guest_localpart'))`);
+    const { rows } = await tx.query<{ n: number }>(
+      `SELECT COALESCE(max(substring(user_id from '^@([0-9]+):')::bigint), 0) + 1 AS n FROM users WHERE is_guest`,
+    );
+    return String(rows[0]!.n);
+  }
+
   async setPasswordHash(tx: Queryable, userId: string, hash: string | null): Promise<void> {
     await tx.query('UPDATE users SET password_hash = $2 WHERE user_id = $1', [userId, hash]);
   }

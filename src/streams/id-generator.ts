@@ -62,6 +62,14 @@ export class StreamIdGenerator {
     this.listeners.push(listener);
   }
 
+  private waiters: { position: number; resolve: () => void }[] = [];
+
+  /** Resolves once `position` is visible (a notice can arrive before an earlier writer commits). */
+  waitFor(position: number): Promise<void> {
+    if (this.visible >= position) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
   private advance(): void {
     let lowestInFlight = Infinity;
     for (const p of this.inFlight) if (p < lowestInFlight) lowestInFlight = p;
@@ -69,6 +77,11 @@ export class StreamIdGenerator {
     if (next > this.visible) {
       this.visible = next;
       for (const l of this.listeners) l(next);
+      if (this.waiters.length) {
+        const ready = this.waiters.filter((w) => w.position <= next);
+        this.waiters = this.waiters.filter((w) => w.position > next);
+        for (const w of ready) w.resolve();
+      }
     }
   }
 }

@@ -1,4 +1,7 @@
-/** spec: Client-Server API §10.x "Room aliases" and the room directory visibility flag. */
+/**
+ * spec: Client-Server API "Room aliases" (/directory/room, /rooms/{roomId}/aliases) and the
+ * published room directory's visibility flag (/directory/list/room).
+ */
 import type { ApiRouter } from '../http/router.js';
 import type { Services } from '../../services/index.js';
 
@@ -10,6 +13,15 @@ export function registerDirectoryRoutes(r: ApiRouter, s: Services): void {
   });
   r.client('DELETE', '/directory/room/:roomAlias', { auth: 'required' }, async ({ requester, params }) => {
     await s.rooms.aliases.delete(requester, params.roomAlias!);
+    return {};
+  });
+
+  r.client('GET', '/rooms/:roomId/aliases', { auth: 'required' }, ({ requester, params }) => s.rooms.aliases.localAliases(requester, params.roomId!));
+
+  r.client('GET', '/directory/list/room/:roomId', { auth: 'none' }, ({ params }) => s.rooms.directory.visibility(params.roomId!));
+  r.client('PUT', '/directory/list/room/:roomId', { auth: 'required', schema: 'setRoomVisibilityOnDirectory' }, async ({ requester, params, body }) => {
+    // spec: visibility defaults to public.
+    await s.rooms.directory.setVisibility(requester, params.roomId!, body.visibility === 'private' ? 'private' : 'public');
     return {};
   });
 }

@@ -12,6 +12,12 @@ import { registerAccountDataRoutes } from './account-data.js';
 import { registerRoomRoutes } from './rooms.js';
 import { registerMembershipRoutes } from './membership.js';
 import { registerDirectoryRoutes } from './directory.js';
+import { registerRoomReadRoutes } from './room-reads.js';
+import { registerPublicRoomRoutes } from './public-rooms.js';
+import { registerRoomUpgradeRoutes } from './room-upgrade.js';
+import { registerReportRoutes } from './reports.js';
+import { registerSyncRoutes } from './sync.js';
+import { registerPushRuleRoutes } from './push-rules.js';
 
 export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerVersionRoutes(r, s);
@@ -25,4 +31,10 @@ export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerRoomRoutes(r, s);
   registerMembershipRoutes(r, s);
   registerDirectoryRoutes(r, s);
+  registerRoomReadRoutes(r, s);
+  registerPublicRoomRoutes(r, s);
+  registerRoomUpgradeRoutes(r, s);
+  registerReportRoutes(r, s);
+  registerSyncRoutes(r, s);
+  registerPushRuleRoutes(r, s);
 }

@@ -58,7 +58,7 @@ export function createApp(options: AppOptions): Express {
         user: res.locals.userId,
       };
       if (res.statusCode >= 500) log.warn('request', fields);
-      else log.http('request', fields);
+      else log.info('request', fields);
     });
     if (req.method === 'OPTIONS') {
       res.status(204).end();
@@ -88,6 +88,9 @@ export function createApp(options: AppOptions): Express {
       error = err;
     } else if (err && typeof err === 'object' && 'status' in err && (err as { status: number }).status === 400 && 'type' in err) {
       error = new MatrixError(400, 'M_NOT_JSON', 'Content not JSON.');
+    } else if (err instanceof URIError) {
+      // The router could not percent-decode a path parameter: the client's mistake, not ours.
+      error = new MatrixError(400, 'M_INVALID_PARAM', 'Invalid percent-encoding in the request path');
     } else {
       log.error('unhandled error', { method: req.method, path: pathWithoutSecrets(req.originalUrl), error: err instanceof Error ? err.stack : String(err) });
       error = new MatrixError(500, 'M_UNKNOWN', 'Internal server error');

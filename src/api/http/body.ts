@@ -2,27 +2,50 @@
 import type { IncomingMessage } from 'node:http';
 import { MatrixError } from '../../errors.js';
 
+/**
+ * The client may still be sending the rest of the body: the reply closes the connection, so no
+ * half-read body is left on a socket that would be reused (the rest is drained, never buffered).
+ */
+function tooLarge(req: IncomingMessage): MatrixError {
+  req.resume();
+  return new MatrixError(413, 'M_TOO_LARGE', 'Request body too large', {}, { Connection: 'close' });
+}
+
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    throw new MatrixError(413, 'M_TOO_LARGE', 'Request body too large');
+    throw tooLarge(req);
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      req.resume();
-      throw new MatrixError(413, 'M_TOO_LARGE', 'Request body too large');
+      throw tooLarge(req);
     }
     chunks.push(chunk);
   }
   if (size === 0) return undefined;
   const text = Buffer.concat(chunks).toString('utf8');
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw new MatrixError(400, 'M_NOT_JSON', 'Content not JSON.');
   }
+  // PostgreSQL cannot store U+0000 in text or jsonb; refuse it here rather than fail in storage.
+  if (text.includes('u0000') && containsNul(parsed)) {
+    throw new MatrixError(400, 'M_BAD_JSON', 'Strings may not contain the NUL character (U+0000)');
+  }
+  return parsed;
+}
+
+/** True if a string anywhere in a parsed JSON value (keys included) holds U+0000. */
+export function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) if (k.includes('\0') || containsNul(v)) return true;
+  }
+  return false;
 }

@@ -92,6 +92,12 @@ export class ApiRouter {
 
   private async run(req: Request, res: Response, options: RouteOptions, handler: Handler<any>): Promise<void> {
     const ip = req.ip ?? req.socket.remoteAddress ?? '';
+    // PostgreSQL cannot store U+0000; a path or query parameter holding one is a bad parameter.
+    for (const v of [...Object.values(req.params ?? {}), ...Object.values(req.query)]) {
+      if ((typeof v === 'string' && v.includes('\0')) || (Array.isArray(v) && v.some((x) => typeof x === 'string' && x.includes('\0')))) {
+        throw new MatrixError(400, 'M_INVALID_PARAM', 'Parameters may not contain the NUL character (U+0000)');
+      }
+    }
     let requester: Requester | undefined;
     const auth = options.auth ?? 'none';
     if (auth !== 'none') {

@@ -3,17 +3,24 @@
  * Only local aliases can be created here; resolving remote ones comes with federation.
  */
 import type { Storage } from '../../storage/index.js';
-import { isValidRoomAlias, serverNameOf } from '../../matrix/ids.js';
+import { isValidRoomAlias, isValidRoomId, serverNameOf } from '../../matrix/ids.js';
+import { stateKeyOf, type JsonObject } from '../../matrix/types.js';
+import { getLogger } from '../../logging.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import type { RoomStateService } from './room-state.js';
+import type { EventCreator } from './event-creator.js';
 import { userPowerLevel, powerLevelsFromState, requiredPowerLevel } from '../../matrix/power-levels.js';
+
+const log = getLogger('aliases');
 
 export class AliasService {
   constructor(
     private readonly storage: Storage,
     private readonly roomState: RoomStateService,
     private readonly serverName: string,
+    /** Sends the m.room.canonical_alias update when a listed alias is deleted. */
+    private readonly creator?: EventCreator,
   ) {}
 
   validateNewAlias(alias: string): void {
@@ -39,21 +46,72 @@ export class AliasService {
     }
   }
 
-  /** The alias's creator, a server admin, or a room member allowed to change canonical_alias may delete. */
+  /**
+   * The alias's creator, a server admin, or a member of the room allowed to send
+   * m.room.canonical_alias may delete (as Synapse does).
+   */
   async delete(requester: Requester, alias: string): Promise<void> {
     if (!isValidRoomAlias(alias)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room alias ${alias}`);
     const row = await this.storage.aliases.get(alias);
     if (!row) throw notFound(`Room alias ${alias} not found`);
     if (row.creator !== requester.userId && !requester.isAdmin) {
+      const { membership } = await this.roomState.membership(row.roomId, requester.userId);
+      if (membership !== 'join') throw forbidden('You may not delete this alias');
       const version = await this.roomState.roomVersion(row.roomId);
       const state = await this.roomState.currentState(row.roomId, [
-        'm.room.create\u0000',
-        'm.room.power_levels\u0000',
+        stateKeyOf('m.room.create', ''),
+        stateKeyOf('m.room.power_levels', ''),
       ]);
       const needed = requiredPowerLevel(powerLevelsFromState(state, version), 'm.room.canonical_alias', true);
       if (userPowerLevel(requester.userId, state, version) < needed) throw forbidden('You may not delete this alias');
     }
-    await this.storage.aliases.delete(alias);
+    if (!(await this.storage.aliases.delete(alias))) throw notFound(`Room alias ${alias} not found`);
+    await this.removeFromCanonicalAlias(requester, row.roomId, alias);
+  }
+
+  /**
+   * A deleted alias no longer points to the room, so it leaves the room's m.room.canonical_alias
+   * (as Synapse does); when the requester may not send that event the alias stays listed there.
+   */
+  private async removeFromCanonicalAlias(requester: Requester, roomId: string, alias: string): Promise<void> {
+    if (!this.creator) return;
+    await this.creator
+      .withRoom(roomId, async (w) => {
+        const current = await w.stateEvent('m.room.canonical_alias', '');
+        if (!current) return;
+        const content: JsonObject = { ...current.content };
+        let changed = false;
+        if (content.alias === alias) {
+          delete content.alias;
+          changed = true;
+        }
+        if (Array.isArray(content.alt_aliases) && content.alt_aliases.includes(alias)) {
+          const rest = content.alt_aliases.filter((a) => a !== alias);
+          if (rest.length) content.alt_aliases = rest;
+          else delete content.alt_aliases;
+          changed = true;
+        }
+        if (changed) await w.append({ type: 'm.room.canonical_alias', state_key: '', sender: requester.userId, content });
+      })
+      .catch((err: unknown) => log.info('could not update the canonical alias after deleting an alias', { roomId, alias, error: (err as Error).message }));
+  }
+
+  /**
+   * spec: GET /rooms/{roomId}/aliases — for members of the room (and, as Synapse allows, members
+   * who left and did not forget it), or anyone when its history is world_readable. An unknown room
+   * is refused like a room the user may not see.
+   */
+  async localAliases(requester: Requester, roomId: string): Promise<{ aliases: string[] }> {
+    if (!isValidRoomId(roomId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room ID ${roomId}`);
+    const refused = forbidden('You are not in the room, and its history is not world readable');
+    if (!(await this.roomState.roomExists(roomId))) throw refused;
+    const { membership, event } = await this.roomState.membership(roomId, requester.userId);
+    const departed = membership === 'leave' && event !== undefined && !(await this.storage.aliases.isForgotten(requester.userId, roomId));
+    if (membership !== 'join' && !departed) {
+      const visibility = await this.roomState.currentStateEvent(roomId, 'm.room.history_visibility', '');
+      if (visibility?.content.history_visibility !== 'world_readable') throw refused;
+    }
+    return { aliases: await this.storage.aliases.forRoom(roomId) };
   }
 
   async forRoom(roomId: string): Promise<string[]> {

@@ -64,6 +64,10 @@ export class CreateRoomService {
       return { type: s.type, state_key: typeof s.state_key === 'string' ? s.state_key : '', content: (s.content ?? {}) as JsonObject };
     });
     const creationContent = (body.creation_content as JsonObject | undefined) ?? {};
+    const additional = creationContent.additional_creators;
+    if (version.privilegedCreators && additional !== undefined && (!Array.isArray(additional) || !additional.every((u) => typeof u === 'string' && isValidUserId(u)))) {
+      throw new MatrixError(400, 'M_INVALID_PARAM', 'additional_creators must be a list of user IDs');
+    }
     const profile = await deps.storage.users.getProfile(sender);
 
     const roomId = version.privilegedCreators ? undefined : `!${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}:${deps.serverName}`;
@@ -72,6 +76,12 @@ export class CreateRoomService {
       const createContent: JsonObject = { ...creationContent, room_version: versionId };
       if (!version.implicitRoomCreator) createContent.creator = sender;
       else delete createContent.creator;
+      if (version.privilegedCreators && preset.inviteesAreAdmins && invites.length) {
+        // spec: createRoom `creation_content` (v1.16): trusted_private_chat invitees join
+        // additional_creators, since v12 creators cannot be given a power level.
+        const extra = Array.isArray(createContent.additional_creators) ? (createContent.additional_creators as string[]) : [];
+        createContent.additional_creators = [...new Set([...extra, ...invites])].filter((u) => u !== sender);
+      }
       await append({ type: 'm.room.create', state_key: '', content: createContent });
 
       const member: JsonObject = { membership: 'join' };
@@ -81,7 +91,7 @@ export class CreateRoomService {
 
       // Synapse's defaults, which Element expects; power_level_content_override wins.
       const users: JsonObject = version.privilegedCreators ? {} : { [sender]: 100 };
-      if (preset.inviteesAreAdmins) for (const u of invites) users[u] = 100;
+      if (preset.inviteesAreAdmins && !version.privilegedCreators) for (const u of invites) users[u] = 100;
       const powerLevels: JsonObject = {
         users,
         users_default: 0,

@@ -13,9 +13,9 @@ import type { Notifier } from '../../streams/notifier.js';
 import type { SigningKey } from '../../matrix/signing.js';
 import { stateKeyOf, type JsonObject, type RoomEvent, type StateIdMap, type StateMap } from '../../matrix/types.js';
 import { getRoomVersion, type RoomVersion } from '../../matrix/room-versions.js';
-import { buildEvent, roomIdFromCreateEvent, toFederationFormat, MAX_PDU_BYTES } from '../../matrix/pdu.js';
+import { buildEvent, checkPduLimits, roomIdFromCreateEvent, toFederationFormat, MAX_PDU_BYTES, PduFormatError } from '../../matrix/pdu.js';
 import { checkAuth, authEventsSelection } from '../../matrix/auth-rules.js';
-import { canonicalJson } from '../../matrix/canonical-json.js';
+import { CanonicalJsonError } from '../../matrix/canonical-json.js';
 import { MatrixError, notFound } from '../../errors.js';
 
 export interface EventDraft {
@@ -29,6 +29,8 @@ export interface EventDraft {
 export interface TxnRef {
   userId: string;
   deviceId: string;
+  /** The request path the transaction ID belongs to, e.g. ['send', roomId, eventType]. */
+  scope: string[];
   txnId: string;
 }
 
@@ -116,14 +118,25 @@ export class RoomWriter {
     };
     if (proto.state_key === undefined) delete proto.state_key;
     if (proto.redacts === undefined) delete proto.redacts;
-    const event = buildEvent(proto, version, serverName, signingKey);
+    let event: RoomEvent;
+    try {
+      event = buildEvent(proto, version, serverName, signingKey);
+    } catch (err) {
+      // Content that cannot be canonical JSON (floats, integers beyond ±(2^53-1)) is the client's error.
+      if (err instanceof CanonicalJsonError || err instanceof PduFormatError) throw new MatrixError(400, 'M_BAD_JSON', err.message);
+      throw err;
+    }
     if (isCreate && version.privilegedCreators) {
       this.roomId = roomIdFromCreateEvent(event, version);
       // The normalised form carries the derived room ID so the rest of the server can use it.
       event.room_id = this.roomId;
     }
-    const size = Buffer.byteLength(canonicalJson(toFederationFormat({ ...event, room_id: proto.room_id } as RoomEvent, version)));
-    if (size > MAX_PDU_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', `Event is too large (${size} bytes, max ${MAX_PDU_BYTES})`);
+    // spec: Client-Server API "Size limits": the whole signed event ≤ 65 536 bytes; sender,
+    // room_id, state_key, type and event_id ≤ 255 bytes each. 413 M_TOO_LARGE, as Synapse answers.
+    const wire = toFederationFormat(event, version);
+    if (proto.room_id === undefined) delete wire.room_id;
+    const tooLarge = checkPduLimits(wire);
+    if (tooLarge) throw new MatrixError(413, 'M_TOO_LARGE', `Event is too large: ${tooLarge} (max ${MAX_PDU_BYTES} bytes in all)`);
 
     const auth = checkAuth(isCreate && version.privilegedCreators ? { ...event, room_id: undefined } as unknown as RoomEvent : event, authState, version);
     if (!auth.allowed) throw new MatrixError(403, 'M_FORBIDDEN', auth.reason);
@@ -164,7 +177,7 @@ export class RoomWriter {
     });
     const redacts = version.updatedRedactionRules ? (draft.content.redacts as string | undefined) ?? draft.redacts : draft.redacts;
     if (draft.type === 'm.room.redaction' && typeof redacts === 'string') await storage.events.insertRedaction(this.tx, redacts, event.event_id);
-    if (txn) await storage.events.insertTxn(this.tx, txn.userId, txn.deviceId, txn.txnId, event.event_id, now());
+    if (txn) await storage.events.insertTxn(this.tx, txn.userId, txn.deviceId, txn.scope, txn.txnId, event.event_id, now());
 
     this.head = { ...this.head, currentStateGroup: after, maxDepth: event.depth, extremities: [event.event_id] };
     this.headDirty = true;
@@ -259,7 +272,10 @@ export class EventCreator {
   private announce(created: PersistedEvent[]): void {
     const roomId = created[0]!.event.room_id;
     const userIds = created.filter((c) => c.event.type === 'm.room.member').map((c) => c.event.state_key!);
-    this.deps.notifier.notify({ stream: 'events', position: this.deps.positions.current(), roomIds: [roomId], userIds });
+    // The notice carries the events' own position: readers that wake on it wait until it is
+    // visible (an earlier writer may still be committing).
+    const position = Math.max(...created.map((c) => c.streamOrdering));
+    this.deps.notifier.notify({ stream: 'events', position, roomIds: [roomId], userIds });
     for (const l of this.listeners) l(created);
   }
 }

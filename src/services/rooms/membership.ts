@@ -6,7 +6,7 @@
 import type { Storage } from '../../storage/index.js';
 import { stateKeyOf, type JsonObject, type RoomEvent } from '../../matrix/types.js';
 import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../../matrix/ids.js';
-import { powerLevelsFromState, levelOfUser } from '../../matrix/power-levels.js';
+import { powerLevelsFromState, userPowerLevel } from '../../matrix/power-levels.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import type { EventCreator, RoomWriter } from './event-creator.js';
@@ -55,6 +55,12 @@ export class MembershipService {
     await this.creator.withRoom(roomId, async (w) => {
       const current = await w.stateEvent('m.room.member', userId);
       if (current?.content.membership === 'join' && reason === undefined && sameProfile(current.content, profile)) return;
+      if (requester.isGuest) {
+        // spec: Client-Server API "Guest access": guests may join only rooms whose
+        // m.room.guest_access is can_join. Guests are a local notion, so no auth rule covers it.
+        const guestAccess = await w.stateEvent('m.room.guest_access', '');
+        if (guestAccess?.content.guest_access !== 'can_join') throw forbidden('Guest access is not allowed in this room');
+      }
       const content: JsonObject = { membership: 'join', ...profile };
       if (reason !== undefined) content.reason = reason;
       const authoriser = await this.restrictedJoinAuthoriser(w, userId, current);
@@ -90,6 +96,7 @@ export class MembershipService {
     if (!allowed) throw forbidden('You are not a member of any room that this restricted room allows to join');
     const state = await w.stateEvents([stateKeyOf('m.room.create', ''), stateKeyOf('m.room.power_levels', '')]);
     const levels = powerLevelsFromState(state, v);
+    // userPowerLevel, not the users map: v12 creators have unlimited power without appearing in it.
     const members = await this.storage.db.query<{ state_key: string }>(
       `SELECT state_key FROM current_state WHERE room_id = $1 AND type = 'm.room.member' AND membership = 'join'`,
       [w.roomId],
@@ -98,7 +105,7 @@ export class MembershipService {
     const candidates = members.rows
       .map((r) => r.state_key)
       .filter((u) => u.endsWith(`:${this.serverName}`))
-      .map((u) => ({ u, level: levelOfUser(levels, u) }))
+      .map((u) => ({ u, level: userPowerLevel(u, state, v) }))
       .filter((c) => c.level >= levels.invite)
       .sort((a, b) => b.level - a.level);
     if (!candidates.length) throw forbidden('No member of the room can authorise your join');

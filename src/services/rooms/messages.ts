@@ -17,10 +17,15 @@ export class MessageService {
     private readonly creator: EventCreator,
   ) {}
 
-  private txnRef(requester: Requester, txnId: string | undefined): TxnRef | undefined {
+  /** spec: Client-Server API "Transaction identifiers": scoped to the device and the request path. */
+  private txnRef(requester: Requester, scope: string[], txnId: string | undefined): TxnRef | undefined {
     if (!txnId) return undefined;
     // Tokens without a device (appservices) scope transactions by token instead.
-    return { userId: requester.userId, deviceId: requester.deviceId ?? `token:${requester.tokenId}`, txnId };
+    return { userId: requester.userId, deviceId: requester.deviceId ?? `token:${requester.tokenId}`, scope, txnId };
+  }
+
+  private existingTxn(txn: TxnRef | undefined): Promise<string | undefined> {
+    return txn ? this.storage.events.txnEventId(txn.userId, txn.deviceId, txn.scope, txn.txnId) : Promise.resolve(undefined);
   }
 
   private checkRoomId(roomId: string): void {
@@ -30,22 +35,18 @@ export class MessageService {
   /** PUT /rooms/{roomId}/send/{eventType}/{txnId} */
   async send(requester: Requester, roomId: string, type: string, content: JsonObject, txnId?: string): Promise<{ event_id: string }> {
     this.checkRoomId(roomId);
-    const txn = this.txnRef(requester, txnId);
-    if (txn) {
-      const existing = await this.storage.events.txnEventId(txn.userId, txn.deviceId, txn.txnId);
-      if (existing) return { event_id: existing };
-    }
+    const txn = this.txnRef(requester, ['send', roomId, type], txnId);
+    const existing = await this.existingTxn(txn);
+    if (existing) return { event_id: existing };
     if (type === 'm.room.redaction') {
       const redacts = content.redacts;
       if (typeof redacts !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'm.room.redaction needs content.redacts');
-      return this.redact(requester, roomId, redacts, content, txnId);
+      return this.redactWithTxn(requester, roomId, redacts, content, txn);
     }
     return this.creator.withRoom(roomId, async (w) => {
-      if (txn) {
-        // A retry that raced the first attempt: the lock makes this check authoritative.
-        const existing = await this.storage.events.txnEventId(txn.userId, txn.deviceId, txn.txnId);
-        if (existing) return { event_id: existing };
-      }
+      // A retry that raced the first attempt: the lock makes this check authoritative.
+      const raced = await this.existingTxn(txn);
+      if (raced) return { event_id: raced };
       const { event } = await w.append({ type, sender: requester.userId, content }, txn);
       return { event_id: event.event_id };
     });
@@ -84,14 +85,18 @@ export class MessageService {
   /** PUT /rooms/{roomId}/redact/{eventId}/{txnId} */
   async redact(requester: Requester, roomId: string, eventId: string, content: JsonObject, txnId?: string): Promise<{ event_id: string }> {
     this.checkRoomId(roomId);
-    const txn = this.txnRef(requester, txnId);
-    if (txn) {
-      const existing = await this.storage.events.txnEventId(txn.userId, txn.deviceId, txn.txnId);
-      if (existing) return { event_id: existing };
-    }
+    const txn = this.txnRef(requester, ['redact', roomId, eventId], txnId);
+    const existing = await this.existingTxn(txn);
+    if (existing) return { event_id: existing };
+    return this.redactWithTxn(requester, roomId, eventId, content, txn);
+  }
+
+  private async redactWithTxn(requester: Requester, roomId: string, eventId: string, content: JsonObject, txn: TxnRef | undefined): Promise<{ event_id: string }> {
     const target = await this.storage.events.getEvent(eventId);
     if (!target || target.event.room_id !== roomId) throw notFound('Event not found');
     return this.creator.withRoom(roomId, async (w) => {
+      const raced = await this.existingTxn(txn);
+      if (raced) return { event_id: raced };
       // spec: Room Versions 3+ leave the "own event or redact power" check to the server that
       // serves the event; Veche applies it when the redaction is made, as Synapse does.
       if (target.event.sender !== requester.userId) {

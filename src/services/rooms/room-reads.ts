@@ -1,0 +1,183 @@
+/**
+ * Reading rooms (spec: Client-Server API §"Getting events for a room"): one event, the state,
+ * the members, timestamp_to_event — each through the history visibility rules and the access
+ * check of VisibilityService. Timeline pagination (/messages, /context) is in pagination.ts.
+ */
+import type { Storage } from '../../storage/index.js';
+import type { StoredEvent } from '../../storage/events.js';
+import type { StreamIdGenerator } from '../../streams/id-generator.js';
+import { splitStateKey, stateKeyOf, type JsonObject, type StateIdMap } from '../../matrix/types.js';
+import { isValidRoomId } from '../../matrix/ids.js';
+import { MatrixError, invalidParam, notFound } from '../../errors.js';
+import type { Requester } from '../auth.js';
+import type { RoomStateService } from './room-state.js';
+import { toClientEvent } from './client-events.js';
+import { positionOf, type RoomAccess, type VisibilityService } from './visibility.js';
+import { comparePositions, parseRoomToken, type TimelinePosition } from './pagination-token.js';
+
+export interface RoomReadDeps {
+  storage: Storage;
+  roomState: RoomStateService;
+  visibility: VisibilityService;
+  positions: StreamIdGenerator;
+  now: () => number;
+}
+
+const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'];
+
+/** The client form of stored events, redacted where a redaction applies. */
+export async function clientEventsOf(storage: Storage, events: StoredEvent[], now: number): Promise<JsonObject[]> {
+  if (!events.length) return [];
+  const redactions = await storage.events.redactionsOf(events.map((e) => e.event.event_id));
+  const redactionEvents = redactions.size ? await storage.events.getEvents(redactions.values()) : new Map<string, StoredEvent>();
+  return events.map((e) => {
+    const by = redactions.get(e.event.event_id);
+    return toClientEvent(e, { now, redactedBy: by ? redactionEvents.get(by) : undefined });
+  });
+}
+
+export function checkRoomId(roomId: string): void {
+  if (!isValidRoomId(roomId)) throw invalidParam(`Invalid room ID ${roomId}`);
+}
+
+export class RoomReadService {
+  constructor(private readonly deps: RoomReadDeps) {}
+
+  private get storage(): Storage {
+    return this.deps.storage;
+  }
+
+  /** Loads the events of a state map in a stable order (by type, then state key). */
+  private async stateEventsOf(ids: StateIdMap, keep: (type: string, stateKey: string) => boolean = () => true): Promise<StoredEvent[]> {
+    const keys = [...ids.keys()].filter((k) => keep(...splitStateKey(k))).sort();
+    const loaded = await this.storage.events.getEvents(keys.map((k) => ids.get(k)!));
+    return keys.map((k) => loaded.get(ids.get(k)!)).filter((e): e is StoredEvent => !!e);
+  }
+
+  /**
+   * The state the user may read: the current state, or for a former member the state when they
+   * left (spec: GET /rooms/{roomId}/state).
+   */
+  private async readableStateIds(access: RoomAccess): Promise<StateIdMap> {
+    if (access.departedAt) return this.deps.roomState.stateIdsAt(access.departedAt, 'after');
+    return this.deps.roomState.currentStateIds(access.roomId);
+  }
+
+  /** GET /rooms/{roomId}/event/{eventId}: 404 whether the event is unknown or not the user's to see. */
+  async getEvent(requester: Requester, roomId: string, eventId: string): Promise<JsonObject> {
+    checkRoomId(roomId);
+    const stored = await this.storage.events.getEvent(eventId);
+    const missing = () => notFound('Event not found');
+    if (!stored || stored.event.room_id !== roomId || stored.rejected) throw missing();
+    const access = await this.deps.visibility.roomAccess(roomId, requester.userId);
+    if (!access) throw missing();
+    if (!(await this.deps.visibility.isVisible(access, stored))) throw missing();
+    return (await clientEventsOf(this.storage, [stored], this.deps.now()))[0]!;
+  }
+
+  /** GET /rooms/{roomId}/state */
+  async getState(requester: Requester, roomId: string): Promise<JsonObject[]> {
+    checkRoomId(roomId);
+    const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: true });
+    const events = await this.stateEventsOf(await this.readableStateIds(access));
+    return clientEventsOf(this.storage, events, this.deps.now());
+  }
+
+  /** GET /rooms/{roomId}/state/{eventType}/{stateKey}: the content, or with format=event the event. */
+  async getStateEvent(requester: Requester, roomId: string, type: string, stateKey: string, format: 'content' | 'event'): Promise<JsonObject> {
+    checkRoomId(roomId);
+    const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: true });
+    const ids = await this.readableStateIds(access);
+    const id = ids.get(stateKeyOf(type, stateKey));
+    const stored = id ? await this.storage.events.getEvent(id) : undefined;
+    if (!stored) throw notFound(`The room has no state with type ${type} and state key '${stateKey}'`);
+    const client = (await clientEventsOf(this.storage, [stored], this.deps.now()))[0]!;
+    return format === 'event' ? client : (client.content as JsonObject);
+  }
+
+  /** GET /rooms/{roomId}/members */
+  async getMembers(
+    requester: Requester,
+    roomId: string,
+    query: { at?: string; membership?: string; notMembership?: string },
+  ): Promise<{ chunk: JsonObject[] }> {
+    checkRoomId(roomId);
+    for (const [name, value] of [['membership', query.membership], ['not_membership', query.notMembership]] as const) {
+      if (value !== undefined && !MEMBERSHIPS.includes(value)) throw invalidParam(`${name} must be one of ${MEMBERSHIPS.join(', ')}`);
+    }
+    const at = query.at ? parseRoomToken(query.at, 'at') : undefined;
+    const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: true });
+    let ids: StateIdMap;
+    if (at) {
+      const maxStream = this.deps.positions.current();
+      let position: TimelinePosition;
+      let bound = maxStream;
+      if (at.kind === 'topological') position = { topo: at.topo, stream: at.stream };
+      else {
+        bound = Math.min(maxStream, at.stream);
+        position = await this.storage.events.positionAtStream(roomId, bound);
+      }
+      if (access.departedAt && comparePositions(positionOf(access.departedAt), position) < 0) position = positionOf(access.departedAt);
+      const [last] = await this.storage.events.paginate({
+        roomId,
+        dir: 'b',
+        from: { topo: position.topo, stream: position.stream + 1 },
+        limit: 1,
+        maxStream: bound,
+      });
+      ids = last ? await this.deps.roomState.stateIdsAt(last, 'after') : new Map();
+    } else {
+      ids = await this.readableStateIds(access);
+    }
+    const members = await this.stateEventsOf(ids, (type) => type === 'm.room.member');
+    const { membership, notMembership } = query;
+    // spec: membership and not_membership together are an "or": is membership, or is not not_membership.
+    const keep = (m: unknown) => {
+      if (membership !== undefined && notMembership !== undefined) return m === membership || m !== notMembership;
+      if (membership !== undefined) return m === membership;
+      if (notMembership !== undefined) return m !== notMembership;
+      return true;
+    };
+    const chunk = members.filter((e) => keep(e.event.content.membership));
+    return { chunk: await clientEventsOf(this.storage, chunk, this.deps.now()) };
+  }
+
+  /** GET /rooms/{roomId}/joined_members: for members (and anyone, in a world_readable room). */
+  async getJoinedMembers(requester: Requester, roomId: string): Promise<{ joined: Record<string, JsonObject> }> {
+    checkRoomId(roomId);
+    const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: false });
+    const ids = await this.deps.roomState.currentStateIds(access.roomId);
+    const members = await this.stateEventsOf(ids, (type) => type === 'm.room.member');
+    const joined: Record<string, JsonObject> = {};
+    for (const m of members) {
+      const content = m.event.content;
+      if (content.membership !== 'join') continue;
+      const info: JsonObject = {};
+      if (typeof content.displayname === 'string') info.display_name = content.displayname;
+      if (typeof content.avatar_url === 'string') info.avatar_url = content.avatar_url;
+      joined[m.event.state_key!] = info;
+    }
+    return { joined };
+  }
+
+  /**
+   * GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event: the closest event in the direction
+   * that the user may see.
+   */
+  async timestampToEvent(requester: Requester, roomId: string, ts: number, dir: 'f' | 'b'): Promise<{ event_id: string; origin_server_ts: number }> {
+    checkRoomId(roomId);
+    const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: true });
+    let maxStream = this.deps.positions.current();
+    if (access.departedAt) maxStream = Math.min(maxStream, access.departedAt.streamOrdering);
+    let from = ts;
+    // Skip events the user may not see; give up after a bounded number of steps.
+    for (let step = 0; step < 50; step++) {
+      const found = await this.storage.events.closestToTimestamp(roomId, from, dir, maxStream);
+      if (!found) break;
+      const stored = await this.storage.events.getEvent(found.eventId);
+      if (stored && (await this.deps.visibility.isVisible(access, stored))) return { event_id: found.eventId, origin_server_ts: found.ts };
+      from = dir === 'f' ? found.ts + 1 : found.ts - 1;
+    }
+    throw new MatrixError(404, 'M_NOT_FOUND', `Unable to find event from ${ts} in ${dir === 'f' ? 'forward' : 'backward'} direction`);
+  }
+}

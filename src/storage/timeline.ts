@@ -1,0 +1,179 @@
+/**
+ * Batched timeline reads for /sync: the latest events of many rooms in one query, so the number
+ * of queries does not grow with the number of rooms.
+ */
+import type { Queryable } from './database.js';
+import { storedToRoomEvent, type StoredEvent } from './events.js';
+import { stateKeyOf, type JsonObject } from '../matrix/types.js';
+
+export interface TimelineFilter {
+  types?: string[];
+  notTypes?: string[];
+  senders?: string[];
+  notSenders?: string[];
+  containsUrl?: boolean;
+}
+
+interface Row {
+  room_id: string;
+  event_id: string;
+  json: string;
+  stream_ordering: number;
+  topological_ordering: number;
+  unsigned: JsonObject | null;
+  state_group_before: number | null;
+  state_group_after: number | null;
+  room_version: string;
+}
+
+function toStored(r: Row): StoredEvent {
+  return {
+    event: storedToRoomEvent(r.json, r.event_id, r.room_version),
+    roomVersion: r.room_version,
+    streamOrdering: Number(r.stream_ordering),
+    topologicalOrdering: Number(r.topological_ordering),
+    unsigned: r.unsigned,
+    stateGroupBefore: r.state_group_before === null ? null : Number(r.state_group_before),
+    stateGroupAfter: r.state_group_after === null ? null : Number(r.state_group_after),
+    rejected: false,
+    outlier: false,
+  };
+}
+
+function filterConditions(f: TimelineFilter | undefined, params: unknown[]): string[] {
+  const conds: string[] = [];
+  if (!f) return conds;
+  const list = (values: string[] | undefined, column: string, negate: boolean) => {
+    if (!values) return;
+    const wildcard = values.some((v) => v.includes('*'));
+    params.push(wildcard ? values.map((v) => v.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%')) : values);
+    const expr = wildcard ? `${column} LIKE ANY($${params.length})` : `${column} = ANY($${params.length})`;
+    conds.push(negate ? `NOT (${expr})` : expr);
+  };
+  list(f.types, 'e.type', false);
+  list(f.notTypes, 'e.type', true);
+  list(f.senders, 'e.sender', false);
+  list(f.notSenders, 'e.sender', true);
+  if (f.containsUrl !== undefined) conds.push(f.containsUrl ? 'e.contains_url' : 'NOT e.contains_url');
+  return conds;
+}
+
+export class TimelineStore {
+  constructor(private readonly db: Queryable) {}
+
+  /**
+   * For each room, up to `limit` events with since < stream_ordering <= upTo (per room upTo may be
+   * lower, e.g. a leave), newest first, in stream order (this server's order of arrival).
+   */
+  async latestEvents(
+    rooms: { roomId: string; since: number; upTo: number }[],
+    limit: number,
+    filter?: TimelineFilter,
+  ): Promise<Map<string, StoredEvent[]>> {
+    const out = new Map<string, StoredEvent[]>();
+    if (!rooms.length) return out;
+    const params: unknown[] = [rooms.map((r) => r.roomId), rooms.map((r) => r.since), rooms.map((r) => r.upTo), limit];
+    const extra = filterConditions(filter, params);
+    const { rows } = await this.db.query<Row>(
+      `SELECT x.room_id, e.event_id, e.json, e.stream_ordering, e.topological_ordering, e.unsigned,
+              e.state_group_before, e.state_group_after, r.room_version
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS x(room_id, since, up_to)
+       JOIN rooms r ON r.room_id = x.room_id
+       CROSS JOIN LATERAL (
+         SELECT * FROM events e WHERE e.room_id = x.room_id AND e.stream_ordering > x.since AND e.stream_ordering <= x.up_to
+           AND NOT e.outlier AND e.rejected_reason IS NULL ${extra.map((c) => 'AND ' + c).join(' ')}
+         ORDER BY e.stream_ordering DESC LIMIT $4
+       ) e`,
+      params,
+    );
+    for (const r of rows) {
+      let list = out.get(r.room_id);
+      if (!list) out.set(r.room_id, (list = []));
+      list.push(toStored(r));
+    }
+    for (const list of out.values()) list.sort((a, b) => b.streamOrdering - a.streamOrdering);
+    return out;
+  }
+
+  /** Rooms among `roomIds` with events in (since, upTo]. */
+  async roomsWithEvents(roomIds: string[], since: number, upTo: number): Promise<Set<string>> {
+    if (!roomIds.length) return new Set();
+    const { rows } = await this.db.query<{ room_id: string }>(
+      `SELECT DISTINCT room_id FROM events WHERE room_id = ANY($1) AND stream_ordering > $2 AND stream_ordering <= $3`,
+      [roomIds, since, upTo],
+    );
+    return new Set(rows.map((r) => r.room_id));
+  }
+
+  /** Current state rows of many rooms, with each event's stream position. */
+  async currentStateOf(roomIds: string[]): Promise<{ roomId: string; type: string; stateKey: string; eventId: string; stream: number }[]> {
+    if (!roomIds.length) return [];
+    const { rows } = await this.db.query<{ room_id: string; type: string; state_key: string; event_id: string; stream_ordering: number }>(
+      `SELECT c.room_id, c.type, c.state_key, c.event_id, e.stream_ordering FROM current_state c
+       JOIN events e ON e.event_id = c.event_id WHERE c.room_id = ANY($1)`,
+      [roomIds],
+    );
+    return rows.map((r) => ({ roomId: r.room_id, type: r.type, stateKey: r.state_key, eventId: r.event_id, stream: Number(r.stream_ordering) }));
+  }
+
+  /** The user's membership in every room they have one, with the membership event's position. */
+  async membershipsOf(userId: string): Promise<{ roomId: string; membership: string; eventId: string; stream: number }[]> {
+    const { rows } = await this.db.query<{ room_id: string; membership: string; event_id: string; stream_ordering: number }>(
+      `SELECT c.room_id, c.membership, c.event_id, e.stream_ordering FROM current_state c
+       JOIN events e ON e.event_id = c.event_id
+       WHERE c.type = 'm.room.member' AND c.state_key = $1
+         AND NOT EXISTS (SELECT 1 FROM room_forgotten f WHERE f.user_id = $1 AND f.room_id = c.room_id AND c.membership IN ('leave', 'ban'))`,
+      [userId],
+    );
+    return rows.map((r) => ({ roomId: r.room_id, membership: r.membership, eventId: r.event_id, stream: Number(r.stream_ordering) }));
+  }
+
+  /** Member counts and up to 5 heroes per room (spec: /sync room summary). */
+  async summaries(roomIds: string[], userId: string): Promise<Map<string, { joined: number; invited: number; heroes: string[] }>> {
+    const out = new Map<string, { joined: number; invited: number; heroes: string[] }>();
+    if (!roomIds.length) return out;
+    const { rows } = await this.db.query<{ room_id: string; joined: number; invited: number; heroes: string[] | null }>(
+      `SELECT x.room_id,
+         (SELECT count(*) FROM current_state c WHERE c.room_id = x.room_id AND c.type = 'm.room.member' AND c.membership = 'join')::int AS joined,
+         (SELECT count(*) FROM current_state c WHERE c.room_id = x.room_id AND c.type = 'm.room.member' AND c.membership = 'invite')::int AS invited,
+         ARRAY(SELECT c.state_key FROM current_state c WHERE c.room_id = x.room_id AND c.type = 'm.room.member'
+               AND c.membership IN ('join', 'invite') AND c.state_key <> $2 ORDER BY c.state_key LIMIT 5) AS heroes
+       FROM unnest($1::text[]) AS x(room_id)`,
+      [roomIds, userId],
+    );
+    for (const r of rows) out.set(r.room_id, { joined: r.joined, invited: r.invited, heroes: r.heroes ?? [] });
+    return out;
+  }
+
+  /**
+   * Per room, the latest state event of each (type, state_key) changed with
+   * since < stream_ordering < before: the state delta a limited incremental sync sends.
+   */
+  async stateChangesBetween(bounds: { roomId: string; since: number; before: number }[]): Promise<Map<string, Map<string, string>>> {
+    const out = new Map<string, Map<string, string>>();
+    if (!bounds.length) return out;
+    const { rows } = await this.db.query<{ room_id: string; type: string; state_key: string; event_id: string }>(
+      `SELECT DISTINCT ON (e.room_id, e.type, e.state_key) e.room_id, e.type, e.state_key, e.event_id
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS x(room_id, since, before)
+       JOIN events e ON e.room_id = x.room_id AND e.stream_ordering > x.since AND e.stream_ordering < x.before
+       WHERE e.state_key IS NOT NULL AND NOT e.outlier AND e.rejected_reason IS NULL
+       ORDER BY e.room_id, e.type, e.state_key, e.stream_ordering DESC`,
+      [bounds.map((b) => b.roomId), bounds.map((b) => b.since), bounds.map((b) => b.before)],
+    );
+    for (const r of rows) {
+      let m = out.get(r.room_id);
+      if (!m) out.set(r.room_id, (m = new Map()));
+      m.set(stateKeyOf(r.type, r.state_key), r.event_id);
+    }
+    return out;
+  }
+
+  /** The current member event IDs of some users in a room. */
+  async memberEventIds(roomId: string, userIds: string[]): Promise<Map<string, string>> {
+    const { rows } = await this.db.query<{ state_key: string; event_id: string }>(
+      `SELECT state_key, event_id FROM current_state WHERE room_id = $1 AND type = 'm.room.member' AND state_key = ANY($2)`,
+      [roomId, userIds],
+    );
+    return new Map(rows.map((r) => [r.state_key, r.event_id]));
+  }
+}
