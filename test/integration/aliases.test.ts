@@ -99,7 +99,7 @@ describe('room aliases: /directory/room, /rooms/{roomId}/aliases, m.room.canonic
     expectError(await deleteAlias(alice, '#bad alias'), 400, 'M_INVALID_PARAM');
   });
 
-  it('lists a room\'s local aliases to members, departed members and, for world_readable rooms, anyone', async () => {
+  it('lists a room\'s local aliases to members, departed members, admins and, for world_readable rooms, anyone', async () => {
     const a = sdkClient(t.baseUrl, alice);
     const b = sdkClient(t.baseUrl, bob);
     const { room_id } = await a.createRoom({ preset: 'public_chat' as any });
@@ -120,6 +120,12 @@ describe('room aliases: /directory/room, /rooms/{roomId}/aliases, m.room.canonic
 
     await a.sendStateEvent(room_id, 'm.room.history_visibility' as any, { history_visibility: 'world_readable' } as any, '');
     expect((await b.getLocalAliases(room_id)).aliases, 'world readable').to.have.length(2);
+
+    const admin = await t.registerUser(undefined, { admin: true });
+    const { room_id: privateRoom } = await a.createRoom({});
+    await a.createAlias('#private-listed:test.local', privateRoom);
+    expect((await rejection(b.getLocalAliases(privateRoom))).httpStatus).to.equal(403);
+    expect((await sdkClient(t.baseUrl, admin).getLocalAliases(privateRoom)).aliases, 'server admin').to.deep.equal(['#private-listed:test.local']);
 
     const unknown = await t.request('GET', `${V3}/rooms/${enc('!nosuchroom:test.local')}/aliases`, { token: bob.accessToken });
     expectError(unknown, 403, 'M_FORBIDDEN');

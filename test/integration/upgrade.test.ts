@@ -27,10 +27,18 @@ describe('room upgrades: POST /rooms/{roomId}/upgrade', () => {
   });
   after(async () => t?.close());
 
-  /** The room's current state, read through the services: type → state_key → event. */
-  async function stateOf(roomId: string): Promise<Map<string, Map<string, RoomEvent>>> {
+  /**
+   * The room's current state as a member (Alice unless told) sees it: GET
+   * /rooms/{roomId}/state, or through the services while that route is not there. type → state_key → event.
+   */
+  async function stateOf(roomId: string, reader: TestUser = alice): Promise<Map<string, Map<string, RoomEvent>>> {
+    const res = await t.request('GET', `${V3}/rooms/${enc(roomId)}/state`, { token: reader.accessToken });
+    let events: RoomEvent[];
+    if (res.status === 200) events = res.body;
+    else if (res.status === 404 && res.body?.errcode === 'M_UNRECOGNIZED') events = [...(await t.server.services.rooms.state.currentState(roomId)).values()];
+    else throw new Error(`GET /state: ${res.status} ${JSON.stringify(res.body)}`);
     const out = new Map<string, Map<string, RoomEvent>>();
-    for (const ev of (await t.server.services.rooms.state.currentState(roomId)).values()) {
+    for (const ev of events) {
       if (!out.has(ev.type)) out.set(ev.type, new Map());
       out.get(ev.type)!.set(ev.state_key!, ev);
     }
@@ -192,6 +200,21 @@ describe('room upgrades: POST /rooms/{roomId}/upgrade', () => {
     expect((get(fresh, 'm.room.power_levels')!.content as any).users).to.deep.equal({ [alice.userId]: 100 });
   });
 
+  it('turns a v9 room\'s string power levels into integers for v10', async () => {
+    const a = sdkClient(t.baseUrl, alice);
+    const { room_id: oldId } = await a.createRoom({
+      room_version: '9',
+      name: 'Stringy',
+      power_level_content_override: { ban: '60', users: { [alice.userId]: '100', [bob.userId]: ' 40 ' }, events: { 'm.room.name': '55' } },
+    } as any);
+    expect((get(await stateOf(oldId), 'm.room.power_levels')!.content as any).ban).to.equal('60');
+    const { replacement_room: newId } = await a.upgradeRoom(oldId, '10');
+    const pl = get(await stateOf(newId), 'm.room.power_levels')!.content as any;
+    expect(pl.ban).to.equal(60);
+    expect(pl.users).to.deep.equal({ [alice.userId]: 100, [bob.userId]: 40 });
+    expect(pl.events['m.room.name']).to.equal(55);
+  });
+
   it('lets a non-admin with tombstone power upgrade: raised for the copy, then set back', async () => {
     const a = sdkClient(t.baseUrl, alice);
     const { room_id: oldId } = await a.createRoom({
@@ -204,7 +227,7 @@ describe('room upgrades: POST /rooms/{roomId}/upgrade', () => {
     await a.setPowerLevel(oldId, bob.userId, 50);
 
     const { replacement_room: newId } = await sdkClient(t.baseUrl, bob).upgradeRoom(oldId, '11');
-    const fresh = await stateOf(newId);
+    const fresh = await stateOf(newId, bob);
     // Bob could copy m.room.history_visibility (needs 100) in the new room...
     expect(get(fresh, 'm.room.history_visibility')!.sender).to.equal(bob.userId);
     expect(get(fresh, 'm.room.name')!.content).to.deep.equal({ name: 'Moderated' });

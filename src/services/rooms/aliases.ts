@@ -98,13 +98,15 @@ export class AliasService {
 
   /**
    * spec: GET /rooms/{roomId}/aliases — for members of the room (and, as Synapse allows, members
-   * who left and did not forget it), or anyone when its history is world_readable. An unknown room
-   * is refused like a room the user may not see.
+   * who left and did not forget it), server admins, or anyone when its history is world_readable.
+   * An unknown room is refused like a room the user may not see.
    */
   async localAliases(requester: Requester, roomId: string): Promise<{ aliases: string[] }> {
     if (!isValidRoomId(roomId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room ID ${roomId}`);
     const refused = forbidden('You are not in the room, and its history is not world readable');
     if (!(await this.roomState.roomExists(roomId))) throw refused;
+    // spec: servers may let their administrators see aliases regardless of membership.
+    if (requester.isAdmin) return { aliases: await this.storage.aliases.forRoom(roomId) };
     const { membership, event } = await this.roomState.membership(roomId, requester.userId);
     const departed = membership === 'leave' && event !== undefined && !(await this.storage.aliases.isForgotten(requester.userId, roomId));
     if (membership !== 'join' && !departed) {
