@@ -12,6 +12,8 @@ export const UNSTABLE_FEATURES: Record<string, boolean> = {
   'org.matrix.e2e_cross_signing': true,
   'org.matrix.msc2432': true,
   'org.matrix.msc3827.stable': true,
+  // MSC4186 simplified sliding sync: matrix-rust-sdk (Element X) requires this flag.
+  'org.matrix.simplified_msc3575': true,
 };
 
 export function registerVersionRoutes(r: ApiRouter, s: Services): void {

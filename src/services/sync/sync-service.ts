@@ -64,7 +64,26 @@ export class SyncService {
     return parseSyncFilter(stored);
   }
 
-  private currentPositions(): SyncPositions {
+  /** The providers of the streams other than room events (sliding sync runs them as extensions). */
+  streamProviders(): SyncProvider[] {
+    return this.providers.filter((p) => p.stream !== 'events');
+  }
+
+  /** Whether a notice concerns a sync context (for other long-polls, e.g. sliding sync). */
+  wakes(notice: StreamNotice, ctx: SyncContext): boolean {
+    return this.providers.some((p) => p.wakes(notice, ctx));
+  }
+
+  async runHooks(requester: Requester, params: SyncParams): Promise<void> {
+    for (const hook of this.beforeSync) await hook(requester, params);
+  }
+
+  /** The generator of a stream, to wait until a notified position is visible. */
+  generator(stream: SyncStream): StreamIdGenerator | undefined {
+    return this.positions[stream];
+  }
+
+  currentPositions(): SyncPositions {
     const out = {} as SyncPositions;
     for (const p of this.providers) out[p.stream] = Math.max(out[p.stream] ?? 0, p.current());
     for (const s of ['events', 'account_data', 'receipts', 'typing', 'presence', 'to_device', 'device_lists'] as SyncStream[]) out[s] ??= 0;
@@ -74,7 +93,7 @@ export class SyncService {
   async sync(requester: Requester, params: SyncParams): Promise<SyncResponse> {
     const filter = await this.resolveFilter(requester.userId, params.filter);
     const since = params.since ? parseSyncToken(params.since) : undefined;
-    for (const hook of this.beforeSync) await hook(requester, params);
+    await this.runHooks(requester, params);
     const timeout = Math.min(Math.max(params.timeout ?? 0, 0), MAX_TIMEOUT_MS);
     const deadline = this.now() + timeout;
 
@@ -146,7 +165,7 @@ export class SyncService {
   }
 }
 
-function emptyResponse(nextBatch: string): SyncResponse {
+export function emptyResponse(nextBatch: string): SyncResponse {
   return {
     next_batch: nextBatch,
     rooms: { join: {}, invite: {}, leave: {}, knock: {} },
