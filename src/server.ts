@@ -41,8 +41,26 @@ import { ReportStore } from './storage/reports.js';
 import { SyncService } from './services/sync/sync-service.js';
 import { RoomsProvider } from './services/sync/rooms-provider.js';
 import { AccountDataProvider } from './services/sync/account-data-provider.js';
+import { TypingService } from './services/typing.js';
+import { ReceiptService } from './services/receipts.js';
+import { ReceiptStore } from './storage/receipts.js';
+import { TypingProvider } from './services/sync/typing-provider.js';
+import { ReceiptsProvider } from './services/sync/receipts-provider.js';
 import { LazyMembersCache } from './services/sync/lazy-members.js';
+import { PresenceService } from './services/presence.js';
+import { PresenceStore } from './storage/presence.js';
+import { PresenceProvider } from './services/sync/presence-provider.js';
+import { ToDeviceService } from './services/to-device.js';
+import { ToDeviceStore } from './storage/to-device.js';
+import { ToDeviceProvider } from './services/sync/to-device-provider.js';
 import { PushRuleService } from './services/push-rules.js';
+import { SlidingSyncService } from './services/sliding-sync/sliding-sync.js';
+import { DelayedEventService } from './services/delayed-events.js';
+import { DelayedEventStore } from './storage/delayed-events.js';
+import { PushActionStore } from './storage/push-actions.js';
+import { PushActionGenerator } from './services/push/action-generator.js';
+import { UnreadCountService } from './services/push/unread-counts.js';
+import { NotificationService } from './services/push/notifications.js';
 import { ApiRouter } from './api/http/router.js';
 import { createApp } from './api/http/app.js';
 import { registerClientRoutes } from './api/client/index.js';
@@ -128,6 +146,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   await accountDataPositions.init();
   const eventPositions = new StreamIdGenerator(db, 'events_stream_seq');
   await eventPositions.init();
+  const receiptPositions = new StreamIdGenerator(db, 'receipts_stream_seq');
+  await receiptPositions.init();
+  const presencePositions = new StreamIdGenerator(db, 'presence_stream_seq');
+  await presencePositions.init();
+  const toDevicePositions = new StreamIdGenerator(db, 'to_device_stream_seq');
+  await toDevicePositions.init();
 
   const auth = new AuthService(storage, config);
   const devices = new DeviceService(storage, auth);
@@ -160,9 +184,36 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const accountData = new AccountDataService(storage, accountDataPositions, notifier);
   const pushRules = new PushRuleService(storage, accountData, notifier);
-  const sync = new SyncService(storage, notifier, { events: eventPositions, account_data: accountDataPositions });
-  sync.addProvider(new RoomsProvider(storage, eventPositions, new LazyMembersCache()));
+  const sync = new SyncService(storage, notifier, { events: eventPositions, account_data: accountDataPositions, receipts: receiptPositions, presence: presencePositions, to_device: toDevicePositions });
+  const roomsProvider = new RoomsProvider(storage, eventPositions, new LazyMembersCache());
+  sync.addProvider(roomsProvider);
+  // Push actions for every new event, then unread counts and GET /notifications from them.
+  const pushActionStore = new PushActionStore(db);
+  const pushActions = new PushActionGenerator({ store: pushActionStore, roomState, pushRules, notifier, serverName: config.serverName });
+  creator.onPersisted(pushActions.onPersisted);
+  roomsProvider.unread = new UnreadCountService(pushActionStore, pushActions);
   sync.addProvider(new AccountDataProvider(storage, accountDataPositions));
+  const typing = new TypingService(roomState, notifier);
+  const receiptStore = new ReceiptStore(db);
+  const receipts = new ReceiptService({ storage, receipts: receiptStore, roomState, accountData, positions: receiptPositions, notifier, now: Date.now });
+  sync.addProvider(new TypingProvider(typing));
+  sync.addProvider(new ReceiptsProvider(receiptStore, receiptPositions));
+  const presenceStore = new PresenceStore(db);
+  const presence = new PresenceService({ storage, store: presenceStore, positions: presencePositions, notifier, serverName: config.serverName, mode: config.presence.mode });
+  if (presence.enabled) sync.addProvider(new PresenceProvider(presenceStore, presencePositions, config.presence.includeOfflineUsersOnSync));
+  sync.onSync((requester, params) => presence.onSync(requester, params));
+  presence.start();
+  const toDeviceStore = new ToDeviceStore(db);
+  const toDevice = new ToDeviceService({ storage, store: toDeviceStore, positions: toDevicePositions, notifier, serverName: config.serverName });
+  sync.addProvider(new ToDeviceProvider(toDeviceStore, toDevicePositions));
+  sync.onSync((requester, params) => toDevice.onSync(requester, params));
+  toDevice.start();
+  const delayedEvents = new DelayedEventService(storage, new DelayedEventStore(db), rooms.messages, roomState, config.maxEventDelayDuration);
+  creator.onPersisted((events) => {
+    for (const { event } of events) {
+      if (event.state_key !== undefined) void delayedEvents.stateSent(event.room_id, event.type, event.state_key, event.sender).catch(() => undefined);
+    }
+  });
   const profile = new ProfileService(storage);
   profile.onChange((userId) => membership.propagateProfile(userId));
   const services: Services = {
@@ -183,10 +234,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       message: new RateLimiter(config.rcMessage),
     },
     rooms,
-    positions: { events: eventPositions, accountData: accountDataPositions },
+    positions: { events: eventPositions, accountData: accountDataPositions, receipts: receiptPositions },
     notifier,
     sync,
+    slidingSync: new SlidingSyncService(storage, sync, notifier),
+    delayedEvents,
     pushRules,
+    typing,
+    receipts,
+    notifications: new NotificationService(storage, pushActionStore, pushActions),
+    presence,
+    toDevice,
   };
 
   const router = new ApiRouter((token) => auth.authenticate(token));
@@ -211,6 +269,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       servers.push(server);
     }
   }
+  await delayedEvents.start();
   log.info('Veche is serving Matrix', { server_name: config.serverName, urls, startup_ms: Date.now() - started });
 
   let closing: Promise<void> | undefined;
@@ -228,6 +287,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
             }),
         ),
       );
+      typing.close();
+      await presence.close();
+      await toDevice.close();
+      delayedEvents.close();
       await notifier.close();
       await db.close();
       await embedded?.stop();

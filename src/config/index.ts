@@ -45,10 +45,14 @@ export interface Config {
   mediaStorePath: string;
   maxUploadSize: number;
   defaultRoomVersion: string;
+  /** ms; MSC4140 delayed events are off when undefined. */
+  maxEventDelayDuration?: number;
   /** ms; access tokens issued together with a refresh token expire after this. */
   refreshableAccessTokenLifetime: number;
   refreshTokenLifetime?: number;
   sessionLifetime?: number;
+  /** Synapse's presence.enabled (true, false or 'untracked') and presence.include_offline_users_on_sync. */
+  presence: { mode: 'enabled' | 'disabled' | 'untracked'; includeOfflineUsersOnSync: boolean };
   rcMessage: RateLimit;
   rcRegistration: RateLimit;
   rcLoginAddress: RateLimit;
@@ -131,6 +135,12 @@ export function buildConfig(raw: Raw, baseDir: string): Config {
     };
   }
   const login = (raw.rc_login ?? {}) as Raw;
+  // Synapse refuses to start with open registration that verifies nothing (a known spam vector).
+  if (raw.enable_registration && !raw.enable_registration_without_verification && !raw.registration_requires_token) {
+    throw new ConfigError(
+      "'enable_registration' is true with no verification: also set 'enable_registration_without_verification: true' or 'registration_requires_token: true'",
+    );
+  }
   return {
     serverName: raw.server_name,
     publicBaseUrl: (raw.public_baseurl ?? `http://${raw.server_name}:${firstPort}/`).replace(/\/?$/, '/'),
@@ -150,9 +160,14 @@ export function buildConfig(raw: Raw, baseDir: string): Config {
     mediaStorePath: path(raw.media_store_path ?? `${dataDirectory}/media_store`),
     maxUploadSize: parseSize(raw.max_upload_size ?? '50M'),
     defaultRoomVersion: raw.default_room_version ?? '11',
+    maxEventDelayDuration: raw.max_event_delay_duration !== undefined ? parseDuration(raw.max_event_delay_duration) : undefined,
     refreshableAccessTokenLifetime: parseDuration(raw.refreshable_access_token_lifetime ?? '5m'),
     refreshTokenLifetime: raw.refresh_token_lifetime !== undefined ? parseDuration(raw.refresh_token_lifetime) : undefined,
     sessionLifetime: raw.session_lifetime !== undefined ? parseDuration(raw.session_lifetime) : undefined,
+    presence: {
+      mode: raw.presence?.enabled === 'untracked' ? 'untracked' : raw.presence?.enabled === false ? 'disabled' : 'enabled',
+      includeOfflineUsersOnSync: raw.presence?.include_offline_users_on_sync ?? false,
+    },
     rcMessage: rateLimit(raw.rc_message, 0.2, 10),
     rcRegistration: rateLimit(raw.rc_registration, 0.17, 3),
     rcLoginAddress: rateLimit(login.address ?? (login.per_second !== undefined ? login : undefined), 0.003, 5),
@@ -174,7 +189,13 @@ export function loadConfigFile(file: string): Config {
   } catch (err) {
     throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
-  return buildConfig(validateRawConfig(raw, file), dirname(resolve(file)));
+  const valid = validateRawConfig(raw, file);
+  try {
+    return buildConfig(valid, dirname(resolve(file)));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${file}: ${err.message}`);
+    throw err;
+  }
 }
 
 /**

@@ -11,6 +11,7 @@ import { MatrixError, forbidden, notFound } from '../errors.js';
 
 /** Types the server manages itself; clients must use their dedicated endpoints. */
 const SERVER_MANAGED = new Set(['m.fully_read', 'm.push_rules']);
+const MAX_TYPE_BYTES = 255;
 
 export class AccountDataService {
   constructor(
@@ -32,6 +33,8 @@ export class AccountDataService {
 
   async put(requester: Requester, userId: string, roomId: string, type: string, content: JsonObject): Promise<void> {
     this.checkOwner(requester, userId);
+    // spec: Client-Server API §"Size limits" — an event type is at most 255 bytes; account data types are no longer.
+    if (Buffer.byteLength(type, 'utf8') > MAX_TYPE_BYTES) throw new MatrixError(400, 'M_INVALID_PARAM', `Account data type is longer than ${MAX_TYPE_BYTES} bytes`);
     if (SERVER_MANAGED.has(type)) {
       // spec: m.fully_read and m.push_rules are set through read markers and push rules.
       throw new MatrixError(405, 'M_BAD_JSON', `Cannot set ${type} through this API.`);

@@ -33,6 +33,8 @@ export interface LoginResult extends IssuedSession {
 
 /** Synapse refuses passwords above this length; bcrypt would silently truncate. */
 const MAX_PASSWORD_LENGTH = 512;
+/** Synapse's limit on client-chosen device IDs (they are part of indexed keys). */
+const MAX_DEVICE_ID_LENGTH = 512;
 
 export class AccountService {
   constructor(
@@ -82,8 +84,15 @@ export class AccountService {
     if (password.length > MAX_PASSWORD_LENGTH) throw new MatrixError(400, 'M_BAD_JSON', 'Password too long');
   }
 
+  checkDeviceId(deviceId: string | undefined): void {
+    if (deviceId !== undefined && deviceId.length > MAX_DEVICE_ID_LENGTH) {
+      throw new MatrixError(400, 'M_INVALID_PARAM', `device_id cannot be longer than ${MAX_DEVICE_ID_LENGTH} characters.`);
+    }
+  }
+
   /** Creates a user and, unless inhibited, a device and session. */
   async register(opts: RegisterOptions): Promise<{ user_id: string; device_id?: string } & Partial<IssuedSession>> {
+    this.checkDeviceId(opts.deviceId);
     let localpart = opts.localpart;
     if (opts.isGuest) {
       localpart = undefined;
@@ -131,6 +140,7 @@ export class AccountService {
 
   /** Creates (or reuses) the device and issues a session; spec: POST /login. */
   async login(userId: string, opts: { deviceId?: string; initialDeviceDisplayName?: string; refreshable?: boolean }): Promise<LoginResult> {
+    this.checkDeviceId(opts.deviceId);
     const deviceId = opts.deviceId ?? newDeviceId();
     return this.storage.db.transaction(async (tx) => {
       await this.devices.ensureDevice(tx, userId, deviceId, opts.initialDeviceDisplayName ?? null);

@@ -25,6 +25,13 @@ import type { StreamIdGenerator } from '../streams/id-generator.js';
 import type { Notifier } from '../streams/notifier.js';
 import type { SyncService } from './sync/sync-service.js';
 import type { PushRuleService } from './push-rules.js';
+import type { SlidingSyncService } from './sliding-sync/sliding-sync.js';
+import type { DelayedEventService } from './delayed-events.js';
+import type { TypingService } from './typing.js';
+import type { ReceiptService } from './receipts.js';
+import type { NotificationService } from './push/notifications.js';
+import type { PresenceService } from './presence.js';
+import type { ToDeviceService } from './to-device.js';
 
 export interface RoomServices {
   state: RoomStateService;
@@ -44,6 +51,7 @@ export interface RoomServices {
 export interface StreamPositions {
   events: StreamIdGenerator;
   accountData: StreamIdGenerator;
+  receipts: StreamIdGenerator;
 }
 
 export interface RateLimiters {
@@ -69,5 +77,12 @@ export interface Services {
   positions: StreamPositions;
   notifier: Notifier;
   sync: SyncService;
+  slidingSync: SlidingSyncService;
+  delayedEvents: DelayedEventService;
   pushRules: PushRuleService;
+  typing: TypingService;
+  receipts: ReceiptService;
+  notifications: NotificationService;
+  presence: PresenceService;
+  toDevice: ToDeviceService;
 }

@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import type { TestServer, TestUser } from '../harness.js';
+import { startServer, type VecheServer } from '../../src/server.js';
 import { sdkClient, sdk } from '../sdk.js';
 import { useServer } from './helpers/index.js';
 import { CS, enc, sendRaw, storedEvents } from './helpers/rooms.js';
@@ -118,6 +119,55 @@ describe('concurrency: many clients sending into one room', function () {
     const stored = (await storedEvents(s.t, roomId)).map((e) => e.event_id);
     expect(ids(forwards!)).to.deep.equal(stored.slice(stored.length - forwards!.length));
     expect(forwards![0]!.type).to.equal('m.room.create');
+  });
+});
+
+describe('concurrency: two server processes writing into one room', function () {
+  this.timeout(120_000);
+  const s = useServer();
+
+  it('the per-room advisory lock keeps one chain when two processes send at once', async () => {
+    // A second Veche on the same database: its own caches, queues and connection pool, as a
+    // second process would have; only Postgres is shared.
+    const pool = s.t.server.services.storage.db.pool.options as any;
+    const second = await startServer(s.t.config, {
+      database: { host: pool.host, port: pool.port, user: pool.user, password: pool.password, database: pool.database, max: 10 },
+      port: 0,
+    });
+    try {
+      const owner = await s.t.registerUser();
+      const roomId = (await sdkClient(s.t.baseUrl, owner).createRoom({ preset: sdk.Preset.PublicChat })).room_id;
+      const users = await Promise.all(Array.from({ length: 10 }, () => s.t.registerUser()));
+      await Promise.all(users.map((u) => sdkClient(s.t.baseUrl, u).joinRoom(roomId)));
+      const ids = new Set<string>();
+      await Promise.all(
+        users.map(async (u, i) => {
+          // Half the clients talk to each process.
+          const c = sdkClient(i % 2 ? second.urls[0]! : s.t.baseUrl, u);
+          for (let n = 0; n < 8; n++) {
+            const { event_id } = await c.sendEvent(roomId, 'm.room.message' as any, { msgtype: 'm.text', body: `p${i % 2} ${n}`, seq: n } as any);
+            ids.add(event_id);
+          }
+        }),
+      );
+      expect(ids.size).to.equal(80);
+      const events = await storedEvents(s.t, roomId);
+      for (let i = 1; i < events.length; i++) {
+        expect(events[i]!.json.prev_events, `prev_events of event ${i}`).to.deep.equal([events[i - 1]!.event_id]);
+        expect(events[i]!.depth).to.equal(events[i - 1]!.depth + 1);
+      }
+      const messages = events.filter((e) => e.type === 'm.room.message');
+      expect(messages.map((e) => e.event_id).sort()).to.deep.equal([...ids].sort());
+      checkPerSenderOrder(messages.map((e) => ({ sender: e.sender, content: e.json.content })));
+      const { rows } = await s.t.server.services.storage.db.query('SELECT event_id FROM forward_extremities WHERE room_id = $1', [roomId]);
+      expect(rows).to.have.length(1);
+      // Both processes see the same current state afterwards.
+      const secondState = await second.services.rooms.state.currentStateIds(roomId);
+      const firstState = await s.t.server.services.rooms.state.currentStateIds(roomId);
+      expect([...secondState].sort()).to.deep.equal([...firstState].sort());
+    } finally {
+      await second.close();
+    }
   });
 });
 

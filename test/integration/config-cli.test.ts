@@ -109,6 +109,14 @@ describe('config file', () => {
     expect(port).to.include('port');
   });
 
+  it('refuses open registration without verification, as Synapse does', () => {
+    const message = configErrorOf(write('open.yaml', 'server_name: corp.example\nenable_registration: true\n'));
+    expect(message.split('\n')).to.have.length(1);
+    expect(message).to.include('enable_registration_without_verification');
+    expect(loadConfigFile(write('open-ok.yaml', 'server_name: corp.example\nenable_registration: true\nenable_registration_without_verification: true\n')).enableRegistration).to.equal(true);
+    expect(loadConfigFile(write('open-token.yaml', 'server_name: corp.example\nenable_registration: true\nregistration_requires_token: true\n')).registrationRequiresToken).to.equal(true);
+  });
+
   it('refuses a file without server_name, and one that is not YAML', () => {
     expect(configErrorOf(write('noname.yaml', 'enable_registration: true\n'))).to.include('server_name');
     expect(configErrorOf(write('bad.yaml', 'server_name: [unclosed\n')).split('\n')).to.have.length(1);

@@ -235,6 +235,15 @@ describe('createRoom', function () {
       await refused({ room_version: '11', initial_state: [{ type: 'm.room.power_levels', state_key: '', content: { ban: '50' } }] }, 403, 'M_FORBIDDEN');
     });
 
+    it('a refusal after some events were written leaves nothing behind, not even in the event cache', async () => {
+      const cache = (s.t.server.services.storage.events as any).cache as Map<string, unknown>;
+      const cached = cache.size;
+      // The creator is already joined, so inviting them is refused by the auth rules — after the
+      // create event, the join, power levels, preset state and name were written.
+      await refused({ name: 'half', invite: [alice.userId] }, 403, 'M_FORBIDDEN');
+      expect(cache.size).to.equal(cached);
+    });
+
     it('an event over 65 536 bytes → 413 M_TOO_LARGE, nothing stored', async () => {
       await refused({ initial_state: [{ type: 'org.example.big', state_key: '', content: { big: 'x'.repeat(70_000) } }] }, 413, 'M_TOO_LARGE');
     });

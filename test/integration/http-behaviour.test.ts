@@ -89,7 +89,9 @@ describe('HTTP behaviour', () => {
 
     it('a body over the limit: 413 M_TOO_LARGE (declared length and chunked)', async () => {
       const big = JSON.stringify({ type: 'm.login.password', padding: 'x'.repeat(2 * 1024 * 1024) });
-      expectMatrixError(await s.t.request('POST', '/_matrix/client/v3/login', { rawBody: big, headers: json }), 413, 'M_TOO_LARGE');
+      const declared = await s.t.request('POST', '/_matrix/client/v3/login', { rawBody: big, headers: json });
+      expectMatrixError(declared, 413, 'M_TOO_LARGE');
+      expect(declared.headers.get('access-control-allow-origin')).to.equal('*');
       // chunked: no Content-Length to look at
       const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
       let sent = 0;
@@ -108,8 +110,12 @@ describe('HTTP behaviour', () => {
       expect(res.status).to.equal(413);
       expect(((await res.json()) as { errcode: string }).errcode).to.equal('M_TOO_LARGE');
       expect(await countRows(s.t, "account_data WHERE type = 'org.example.big'")).to.equal(0);
-      // the server is still fine afterwards
+      // the connection is not left half-read: the next requests (bodies included) are answered at once
       expect((await s.t.request('GET', WHOAMI, { token: user.accessToken })).status).to.equal(200);
+      for (let i = 0; i < 3; i++) {
+        expect((await s.t.request('POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password' } })).status).to.equal(400);
+        expect((await s.t.request('POST', '/_matrix/client/v3/login')).status).to.equal(400);
+      }
     });
   });
 

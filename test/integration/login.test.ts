@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { sdkClient } from '../sdk.js';
 import { randomBytes } from 'node:crypto';
+import bcrypt from 'bcryptjs';
 import { countRows, expectMatrixError, login, rejectionOf, useServer } from './helpers/index.js';
 
 describe('login', () => {
@@ -116,6 +117,22 @@ describe('login', () => {
     expect(body.devices.map((d: { device_id: string }) => d.device_id)).to.deep.equal([again.device_id]);
   });
 
+  it('stores passwords as argon2id and accepts imported Synapse bcrypt hashes', async () => {
+    const row = await s.t.server.services.storage.users.get(alice.userId);
+    expect(row!.passwordHash).to.match(/^\$argon2id\$/);
+    expect(row!.passwordHash).to.not.include(password);
+    const imported = await s.t.registerUser('imported');
+    // what Synapse's users table holds: bcrypt with the $2b$ prefix (Synapse uses 12 rounds; 10 keeps the test quick)
+    const synapseHash = bcrypt.hashSync('from-synapse', 10).replace(/^\$2a\$/, '$2b$');
+    await s.t.server.services.storage.db.transaction((tx) => s.t.server.services.storage.users.setPasswordHash(tx, imported.userId, synapseHash));
+    expect((await login(s.t, 'imported', 'from-synapse')).user_id).to.equal(imported.userId);
+    expectMatrixError(
+      await s.t.request('POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password', user: 'imported', password: 'from-synapsE' } }),
+      403,
+      'M_FORBIDDEN',
+    );
+  });
+
   it('whoami needs a token', async () => {
     expectMatrixError(await s.t.request('GET', '/_matrix/client/v3/account/whoami'), 401, 'M_MISSING_TOKEN');
   });
@@ -199,5 +216,17 @@ describe('expired refreshable access tokens', () => {
     const res = await s.t.request('GET', '/_matrix/client/v3/account/whoami', { token: 'vat_unknown' });
     expectMatrixError(res, 401, 'M_UNKNOWN_TOKEN');
     expect(res.body.soft_logout).to.not.equal(true);
+  });
+});
+
+describe('expired refresh tokens', () => {
+  // 1 ms: the refresh token has expired by the time it is presented.
+  const s = useServer({ refresh_token_lifetime: 1 });
+
+  it('are refused with 401 M_UNKNOWN_TOKEN', async () => {
+    await s.t.registerUser('fred', { password: 'fred-password' });
+    const session = await login(s.t, 'fred', 'fred-password', { refresh_token: true });
+    await new Promise((r) => setTimeout(r, 5));
+    expectMatrixError(await s.t.request('POST', '/_matrix/client/v3/refresh', { body: { refresh_token: session.refresh_token } }), 401, 'M_UNKNOWN_TOKEN');
   });
 });

@@ -145,6 +145,11 @@ describe('registration when disabled', () => {
     const user = await s.t.registerUser('luke');
     expect(user.userId).to.equal('@luke:test.local');
   });
+
+  it('does not answer /register/available either (403, as Synapse)', async () => {
+    expectMatrixError(await s.t.request('GET', '/_matrix/client/v3/register/available?username=luke'), 403, 'M_FORBIDDEN');
+    expectMatrixError(await s.t.request('GET', '/_matrix/client/v3/register/available?username=free'), 403, 'M_FORBIDDEN');
+  });
 });
 
 describe('guest registration when allowed', () => {

@@ -234,6 +234,24 @@ describe('room reads: history visibility', function () {
       expect(said(await timeline(late, roomId)).reverse()).to.deep.equal(['early', 'late']);
     });
 
+    it('in a world_readable room, gives a former member the state as they left it and a stranger the current state', async () => {
+      const { room_id: roomId } = await a.createRoom({
+        preset: 'public_chat' as any,
+        name: 'Old name',
+        initial_state: [{ type: 'm.room.history_visibility', state_key: '', content: { history_visibility: 'world_readable' } }],
+      });
+      await b.joinRoom(roomId);
+      await b.leave(roomId);
+      await a.setRoomName(roomId, 'New name');
+      const former = await get(bob, roomId, '/state/m.room.name/');
+      expect(former.body).to.deep.equal({ name: 'Old name' });
+      const outsider = await get(stranger, roomId, '/state/m.room.name/');
+      expect(outsider.body).to.deep.equal({ name: 'New name' });
+      // The timeline itself is world_readable: Bob reads past his departure.
+      const page = await get(bob, roomId, '/messages?dir=b&limit=1');
+      expect(page.body.chunk[0].type).to.equal('m.room.name');
+    });
+
     it('filters a long page (100+ events) without losing or repeating events', async () => {
       const { room_id: roomId } = await a.createRoom({
         preset: 'public_chat' as any,

@@ -138,7 +138,7 @@ describe('room reads: messages, context, event, state, members', function () {
     });
 
     it('refuses malformed tokens and parameters with 400, never 500', async () => {
-      for (const params of [
+      const cases: Record<string, string | number>[] = [
         { dir: 'b', from: 'garbage' },
         { dir: 'b', from: 't1-' },
         { dir: 'b', from: 's1_x' },
@@ -150,7 +150,8 @@ describe('room reads: messages, context, event, state, members', function () {
         { dir: 'b', filter: '{not json' },
         { dir: 'b', filter: '{"types":"m.room.message"}' },
         { dir: 'b', filter: '{"limit":0}' },
-      ]) {
+      ];
+      for (const params of cases) {
         const res = await messages(alice, roomId, params);
         expect(res.status, JSON.stringify(params)).to.equal(400);
         expect(res.body.errcode, JSON.stringify(params)).to.equal('M_INVALID_PARAM');
@@ -164,6 +165,56 @@ describe('room reads: messages, context, event, state, members', function () {
       const unknown = await messages(alice, '!nosuchroom:test.local', { dir: 'b' });
       expect(unknown.status).to.equal(403);
       expect(unknown.body.errcode).to.equal('M_FORBIDDEN');
+    });
+  });
+
+  describe('/messages with the tokens /sync hands out', () => {
+    it('continues from a /sync prev_batch without repeating or skipping, and pages back from next_batch', async () => {
+      const { room_id: roomId } = await a.createRoom({ preset: 'private_chat' as any });
+      for (let i = 0; i < 8; i++) await a.sendTextMessage(roomId, `p${i}`);
+      const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 3 } } }));
+      const sync = await t.request('GET', `/_matrix/client/v3/sync?filter=${filter}`, { token: alice.accessToken });
+      expect(sync.status, JSON.stringify(sync.body)).to.equal(200);
+      const timeline = sync.body.rooms.join[roomId].timeline;
+      expect(bodies(timeline.events)).to.deep.equal(['p5', 'p6', 'p7']);
+      const before = await messages(alice, roomId, { dir: 'b', limit: 3, from: timeline.prev_batch });
+      expect(before.status, JSON.stringify(before.body)).to.equal(200);
+      expect(bodies(before.body.chunk)).to.deep.equal(['p4', 'p3', 'p2']);
+      // next_batch is a composite token: its events position is where /messages starts.
+      const fromNext = await messages(alice, roomId, { dir: 'b', limit: 2, from: sync.body.next_batch });
+      expect(fromNext.status, JSON.stringify(fromNext.body)).to.equal(200);
+      expect(bodies(fromNext.body.chunk)).to.deep.equal(['p7', 'p6']);
+      await a.sendTextMessage(roomId, 'p8');
+      const newer = await messages(alice, roomId, { dir: 'f', from: sync.body.next_batch });
+      expect(bodies(newer.body.chunk)).to.deep.equal(['p8']);
+    });
+  });
+
+  describe('ignored users', () => {
+    it("leaves out ignored users' messages (not their state) from /messages and /context", async () => {
+      const { room_id: roomId } = await a.createRoom({ preset: 'public_chat' as any });
+      await b.joinRoom(roomId);
+      await c.joinRoom(roomId);
+      await b.sendTextMessage(roomId, 'from bob');
+      const carolSays = (await c.sendTextMessage(roomId, 'from carol')).event_id;
+      await b.sendTextMessage(roomId, 'bob again');
+      const put = await t.request('PUT', `/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/account_data/m.ignored_user_list`, {
+        token: alice.accessToken,
+        body: { ignored_users: { [bob.userId]: {} } },
+      });
+      expect(put.status).to.equal(200);
+      const page = await messages(alice, roomId, { dir: 'b', limit: 20 });
+      expect(bodies(page.body.chunk)).to.deep.equal(['from carol']);
+      // Bob's join (a state event) is still there.
+      expect((page.body.chunk as any[]).some((e) => e.type === 'm.room.member' && e.state_key === bob.userId)).to.equal(true);
+      const ctx = await get(alice, roomId, `/context/${encodeURIComponent(carolSays)}?limit=10`);
+      expect(bodies([...ctx.body.events_before, ...ctx.body.events_after])).to.deep.equal([]);
+      // Carol, who ignores no one, sees everything.
+      expect(bodies((await messages(carol, roomId, { dir: 'b', limit: 20 })).body.chunk)).to.deep.equal(['bob again', 'from carol', 'from bob']);
+      await t.request('PUT', `/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/account_data/m.ignored_user_list`, {
+        token: alice.accessToken,
+        body: { ignored_users: {} },
+      });
     });
   });
 
@@ -350,6 +401,28 @@ describe('room reads: messages, context, event, state, members', function () {
       expect(ev.content).to.deep.equal({ msgtype: 'm.text', body: 'keep me' });
       expect(ev.sender).to.equal(bob.userId);
       expect(ev.room_id).to.equal(roomId);
+    });
+
+    it('gives unsigned.transaction_id to the sending device only', async () => {
+      const sent = await t.request('PUT', roomPath(roomId, '/send/m.room.message/my-txn-1'), { token: bob.accessToken, body: { msgtype: 'm.text', body: 'with txn' } });
+      expect(sent.status).to.equal(200);
+      const id = sent.body.event_id;
+      const mine = await get(bob, roomId, `/event/${encodeURIComponent(id)}`);
+      expect(mine.body.unsigned.transaction_id).to.equal('my-txn-1');
+      const page = await messages(bob, roomId, { dir: 'b', limit: 1 });
+      expect(page.body.chunk[0].event_id).to.equal(id);
+      expect(page.body.chunk[0].unsigned.transaction_id).to.equal('my-txn-1');
+      const ctx = await get(bob, roomId, `/context/${encodeURIComponent(id)}?limit=0`);
+      expect(ctx.body.event.unsigned.transaction_id).to.equal('my-txn-1');
+      const theirs = await get(alice, roomId, `/event/${encodeURIComponent(id)}`);
+      expect(theirs.body.unsigned).to.not.have.property('transaction_id');
+      const login = await t.request('POST', '/_matrix/client/v3/login', {
+        body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: bob.userId }, password: bob.password },
+      });
+      const otherDevice = { ...bob, accessToken: login.body.access_token as string };
+      const elsewhere = await get(otherDevice, roomId, `/event/${encodeURIComponent(id)}`);
+      expect(elsewhere.status).to.equal(200);
+      expect(elsewhere.body.unsigned).to.not.have.property('transaction_id');
     });
 
     it('serves a redacted event redacted, with redacted_because, on every read path', async () => {

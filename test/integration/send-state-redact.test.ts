@@ -266,6 +266,16 @@ describe('send, state, redact', function () {
       await refusedWithoutWrites(() => s.t.request('PUT', `${CS}/rooms/${enc(roomId)}/redact/${enc(msg.event_id)}/r4`, { token: dave.accessToken, body: {} }));
     });
 
+    it('v12: a creator (not in the power levels) may redact others; others may not', async () => {
+      const v12 = (await client(alice).createRoom({ room_version: '12', preset: sdk.Preset.PublicChat })).room_id;
+      await client(bob).joinRoom(v12);
+      const bobs = await client(bob).sendTextMessage(v12, 'v12 bob');
+      const alices = await client(alice).sendTextMessage(v12, 'v12 alice');
+      await refusedWithoutWrites(() => s.t.request('PUT', `${CS}/rooms/${enc(v12)}/redact/${enc(alices.event_id)}/r12`, { token: bob.accessToken, body: {} }));
+      const red = await client(alice).redactEvent(v12, bobs.event_id);
+      expect(red.event_id).to.match(/^\$/);
+    });
+
     it('v10 rooms carry redacts at the top level', async () => {
       const v10 = (await client(alice).createRoom({ room_version: '10' })).room_id;
       const msg = await client(alice).sendTextMessage(v10, 'v10');

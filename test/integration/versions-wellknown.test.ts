@@ -15,13 +15,14 @@ describe('versions and discovery', () => {
     for (const value of Object.values(versions.unstable_features ?? {})) expect(value).to.be.a('boolean');
   });
 
-  it('answers /versions without a token and ignores a bad one', async () => {
-    const res = await s.t.request('GET', '/_matrix/client/versions', { token: 'not-a-token' });
-    // spec: /versions has optional auth; Synapse answers it even with an unknown token.
-    expect([200, 401]).to.include(res.status);
+  it('answers /versions with and without a token', async () => {
     const anon = await s.t.request('GET', '/_matrix/client/versions');
     expect(anon.status).to.equal(200);
     expect(anon.body.versions).to.be.an('array');
+    const user = await s.t.registerUser();
+    const authed = await s.t.request('GET', '/_matrix/client/versions', { token: user.accessToken });
+    expect(authed.status).to.equal(200);
+    expect(authed.body.versions).to.deep.equal(anon.body.versions);
   });
 
   it('serves /.well-known/matrix/client from the config', async () => {
@@ -72,7 +73,8 @@ describe('versions and discovery', () => {
       await s.t.request('GET', '/_matrix/client/v3/nope'),
       await s.t.request('POST', '/_matrix/client/v3/login', { rawBody: '{not json', headers: { 'Content-Type': 'application/json' } }),
     ];
-    expect(responses.map((r) => r.status)).to.deep.equal([200, 401, 404, 400]);
+    responses.push(await s.t.request('DELETE', '/_matrix/client/v3/login'));
+    expect(responses.map((r) => r.status)).to.deep.equal([200, 401, 404, 400, 405]);
     for (const res of responses) {
       expect(res.headers.get('access-control-allow-origin')).to.equal('*');
       const methods = res.headers.get('access-control-allow-methods') ?? '';

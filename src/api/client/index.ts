@@ -18,6 +18,13 @@ import { registerRoomUpgradeRoutes } from './room-upgrade.js';
 import { registerReportRoutes } from './reports.js';
 import { registerSyncRoutes } from './sync.js';
 import { registerPushRuleRoutes } from './push-rules.js';
+import { registerSlidingSyncRoutes } from './sliding-sync.js';
+import { registerDelayedEventRoutes } from './delayed-events.js';
+import { registerTypingRoutes } from './typing.js';
+import { registerReceiptRoutes } from './receipts.js';
+import { registerNotificationRoutes } from './notifications.js';
+import { registerPresenceRoutes } from './presence.js';
+import { registerToDeviceRoutes } from './to-device.js';
 
 export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerVersionRoutes(r, s);
@@ -37,4 +44,11 @@ export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerReportRoutes(r, s);
   registerSyncRoutes(r, s);
   registerPushRuleRoutes(r, s);
+  registerSlidingSyncRoutes(r, s);
+  registerDelayedEventRoutes(r, s);
+  registerTypingRoutes(r, s);
+  registerReceiptRoutes(r, s);
+  registerNotificationRoutes(r, s);
+  registerPresenceRoutes(r, s);
+  registerToDeviceRoutes(r, s);
 }

@@ -24,6 +24,7 @@ export function registerRegistrationRoutes(r: ApiRouter, s: Services): void {
     // auth stage is spent on it.
     if (typeof body.username === 'string') await s.accounts.checkUsernameAvailable(body.username.toLowerCase());
     if (body.password !== undefined) s.accounts.validatePassword(body.password);
+    if (typeof body.device_id === 'string') s.accounts.checkDeviceId(body.device_id);
 
     const flows: Stage[][] = config.registrationRequiresToken ? [['m.login.registration_token']] : [['m.login.dummy']];
     const done = await s.uia.authenticate({ uri: req.path.replace('/r0/', '/v3/'), method: 'POST', body }, flows);
@@ -44,6 +45,8 @@ export function registerRegistrationRoutes(r: ApiRouter, s: Services): void {
 
   r.client('GET', '/register/available', {}, async ({ query, ip }) => {
     s.rateLimiters.registration.take(ip);
+    // As Synapse: with registration closed, availability is nobody's business.
+    if (!config.enableRegistration) throw forbidden('Registration has been disabled');
     if (!query.username) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing username');
     await s.accounts.checkUsernameAvailable(query.username.toLowerCase());
     return { available: true };

@@ -2,6 +2,7 @@
 import type { ApiRouter } from '../http/router.js';
 import type { Services } from '../../services/index.js';
 import { MatrixError } from '../../errors.js';
+import { delayParam } from './delayed-events.js';
 
 export function registerRoomRoutes(r: ApiRouter, s: Services): void {
   r.client('POST', '/createRoom', { auth: 'required', schema: 'createRoom' }, ({ requester, body }) =>
@@ -12,16 +13,23 @@ export function registerRoomRoutes(r: ApiRouter, s: Services): void {
     'PUT',
     '/rooms/:roomId/send/:eventType/:txnId',
     { auth: 'required', allowGuests: true, schema: 'sendMessage', rateLimit: s.rateLimiters.message, bodyLimit: 128 * 1024 },
-    ({ requester, params, body }) => s.rooms.messages.send(requester, params.roomId!, params.eventType!, body, params.txnId!),
+    ({ requester, params, body, query }) => {
+      // MSC4140: with a delay the event is scheduled and the answer is its delay_id.
+      const delay = delayParam(query);
+      if (delay !== undefined) return s.delayedEvents.schedule(requester, params.roomId!, params.eventType!, undefined, body, delay);
+      return s.rooms.messages.send(requester, params.roomId!, params.eventType!, body, params.txnId!);
+    },
   );
 
   const putState = r.client.bind(r);
   for (const path of ['/rooms/:roomId/state/:eventType', '/rooms/:roomId/state/:eventType/:stateKey']) {
-    putState('PUT', path, { auth: 'required', schema: 'setRoomStateWithKey', bodyLimit: 128 * 1024 }, ({ requester, params, body }) => {
+    putState('PUT', path, { auth: 'required', schema: 'setRoomStateWithKey', bodyLimit: 128 * 1024 }, ({ requester, params, body, query }) => {
       if (params.eventType === 'm.room.member') {
         // Membership has its own endpoints and rules; the state API would bypass them.
         if (body.membership === undefined) throw new MatrixError(400, 'M_BAD_JSON', 'm.room.member needs a membership');
       }
+      const delay = delayParam(query);
+      if (delay !== undefined) return s.delayedEvents.schedule(requester, params.roomId!, params.eventType!, params.stateKey ?? '', body, delay);
       return s.rooms.messages.sendState(requester, params.roomId!, params.eventType!, params.stateKey ?? '', body);
     });
   }

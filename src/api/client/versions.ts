@@ -19,7 +19,8 @@ export const UNSTABLE_FEATURES: Record<string, boolean> = {
 export function registerVersionRoutes(r: ApiRouter, s: Services): void {
   r.add('GET', ['/_matrix/client/versions'], { auth: 'optional' }, () => ({
     versions: SUPPORTED_VERSIONS,
-    unstable_features: UNSTABLE_FEATURES,
+    // matrix-js-sdk checks org.matrix.msc4140 before every delayed-event call.
+    unstable_features: { ...UNSTABLE_FEATURES, 'org.matrix.msc4140': s.delayedEvents.enabled },
   }));
 
   // spec: Client-Server API §2.x "Well-known URIs"

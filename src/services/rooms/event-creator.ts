@@ -175,14 +175,14 @@ export class RoomWriter {
       stateGroupBefore: before,
       stateGroupAfter: after,
     });
+    const persisted = { event, streamOrdering: position.position };
+    this.created.push(persisted);
     const redacts = version.updatedRedactionRules ? (draft.content.redacts as string | undefined) ?? draft.redacts : draft.redacts;
     if (draft.type === 'm.room.redaction' && typeof redacts === 'string') await storage.events.insertRedaction(this.tx, redacts, event.event_id);
     if (txn) await storage.events.insertTxn(this.tx, txn.userId, txn.deviceId, txn.scope, txn.txnId, event.event_id, now());
 
     this.head = { ...this.head, currentStateGroup: after, maxDepth: event.depth, extremities: [event.event_id] };
     this.headDirty = true;
-    const persisted = { event, streamOrdering: position.position };
-    this.created.push(persisted);
     return persisted;
   }
 
@@ -230,30 +230,35 @@ export class EventCreator {
   async createRoom<T>(roomId: string | undefined, versionId: string, fn: (w: RoomWriter) => Promise<T>): Promise<{ roomId: string; result: T }> {
     const version = getRoomVersion(versionId);
     if (!version) throw new MatrixError(400, 'M_UNSUPPORTED_ROOM_VERSION', `Unsupported room version ${versionId}`);
-    return this.transact(undefined, async (tx, pending) => {
-      const w = new RoomWriter(tx, this.deps, roomId, version, { roomVersion: version.id, currentStateGroup: null, maxDepth: 0, extremities: [] }, new Map(), pending);
+    return this.transact(undefined, async (tx, pending, track) => {
+      const w = track(new RoomWriter(tx, this.deps, roomId, version, { roomVersion: version.id, currentStateGroup: null, maxDepth: 0, extremities: [] }, new Map(), pending));
       const result = await fn(w);
       return { writer: w, value: { roomId: w.roomId!, result } };
     });
   }
 
   private async runLocked<T>(roomId: string, fn: (w: RoomWriter) => Promise<T>): Promise<T> {
-    return this.transact(roomId, async (tx, pending) => {
+    return this.transact(roomId, async (tx, pending, track) => {
       const head = await this.deps.storage.events.roomHead(tx, roomId);
       if (!head) throw notFound('Room not found');
       const stateIds = head.currentStateGroup === null ? new Map() : await this.deps.storage.state.getGroup(head.currentStateGroup, tx);
-      const w = new RoomWriter(tx, this.deps, roomId, getRoomVersion(head.roomVersion)!, head, stateIds, pending);
+      const w = track(new RoomWriter(tx, this.deps, roomId, getRoomVersion(head.roomVersion)!, head, stateIds, pending));
       return { writer: w, value: await fn(w) };
     });
   }
 
-  private async transact<T>(lockRoomId: string | undefined, fn: (tx: Queryable, pending: PendingPosition[]) => Promise<{ writer: RoomWriter; value: T }>): Promise<T> {
+  private async transact<T>(
+    lockRoomId: string | undefined,
+    fn: (tx: Queryable, pending: PendingPosition[], track: (w: RoomWriter) => RoomWriter) => Promise<{ writer: RoomWriter; value: T }>,
+  ): Promise<T> {
     const pending: PendingPosition[] = [];
     let writer: RoomWriter | undefined;
+    // Known before fn runs, so a rollback part-way also drops what the writer put in the event cache.
+    const track = (w: RoomWriter) => (writer = w);
     try {
       const value = await this.deps.storage.db.transaction(async (tx) => {
         if (lockRoomId) await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockRoomId]);
-        const r = await fn(tx, pending);
+        const r = await fn(tx, pending, track);
         writer = r.writer;
         await r.writer.flush();
         return r.value;

@@ -70,6 +70,19 @@ export class RoomPaginationService {
     return this.deps.storage;
   }
 
+  /**
+   * spec: Client-Server API §"Ignoring Users": events of ignored users are not sent, except
+   * state events. Returns a predicate over the events of a timeline page.
+   */
+  private async notIgnored(userId: string): Promise<(e: StoredEvent) => boolean> {
+    const content = await this.storage.accountData.get(userId, '', 'm.ignored_user_list');
+    const map = content?.ignored_users;
+    if (!map || typeof map !== 'object' || Array.isArray(map)) return () => true;
+    const ignored = new Set(Object.keys(map));
+    if (!ignored.size) return () => true;
+    return (e) => e.event.state_key !== undefined || !ignored.has(e.event.sender);
+  }
+
   /** The gap a token names, and the highest stream position the page may include. */
   private async resolveToken(roomId: string, token: string, name: string, dir: 'b' | 'f'): Promise<{ position: TimelinePosition; maxStream?: number }> {
     const parsed = parseRoomToken(token, name);
@@ -99,15 +112,17 @@ export class RoomPaginationService {
       from = q.dir === 'b' ? await this.storage.events.positionAtStream(roomId, maxStream) : { topo: 0, stream: 0 };
       start = formatTopologicalToken(from.topo, from.stream);
     }
-    let to = q.to !== undefined ? (await this.resolveToken(roomId, q.to, 'to', q.dir === 'b' ? 'f' : 'b')).position : undefined;
+    // A `to` token only bounds the page; its stream bound (if any) does not apply.
+    let to = q.to !== undefined ? (await this.resolveToken(roomId, q.to, 'to', q.dir)).position : undefined;
     // A former member reads up to their departure.
-    if (access.departedAt) {
-      const left = positionOf(access.departedAt);
+    if (access.timelineEnd) {
+      const left = positionOf(access.timelineEnd);
       if (q.dir === 'b' && comparePositions(from, left) > 0) from = left;
       if (q.dir === 'f' && (!to || comparePositions(to, left) > 0)) to = left;
     }
     if (q.limit === 0 || !filterAllowsRoom(q.filter, roomId)) return q.limit === 0 ? { chunk: [], start, end: start } : { chunk: [], start };
 
+    const shown = await this.notIgnored(requester.userId);
     const chunk: StoredEvent[] = [];
     const stateBefore = new Map<number, StateIdMap>();
     let last: StoredEvent | undefined;
@@ -129,7 +144,7 @@ export class RoomPaginationService {
       const visible = new Set(await this.deps.visibility.visibleEvents(access, rows, stateBefore));
       for (let i = 0; i < rows.length; i++) {
         last = rows[i]!;
-        if (visible.has(last)) chunk.push(last);
+        if (visible.has(last) && shown(last)) chunk.push(last);
         if (chunk.length === q.limit) {
           if (i < rows.length - 1) exhausted = false;
           break;
@@ -137,9 +152,9 @@ export class RoomPaginationService {
       }
       if (!rows.length) exhausted = true;
     }
-    const response: MessagesResponse = { chunk: await clientEventsOf(this.storage, chunk, this.deps.now()), start };
+    const response: MessagesResponse = { chunk: await clientEventsOf(this.storage, chunk, this.deps.now(), requester), start };
     if (!exhausted && last) response.end = q.dir === 'b' ? tokenBefore(positionOf(last)) : tokenAfter(positionOf(last));
-    if (q.filter.lazyLoadMembers) response.state = await this.lazyMembers(chunk, stateBefore);
+    if (q.filter.lazyLoadMembers) response.state = await this.lazyMembers(chunk, stateBefore, requester);
     return response;
   }
 
@@ -147,7 +162,7 @@ export class RoomPaginationService {
    * spec: Client-Server API §"Lazy-loading room members": the member events of the senders of
    * `events`, each as of that sender's first event in the list.
    */
-  private async lazyMembers(events: StoredEvent[], stateBefore: Map<number, StateIdMap>): Promise<JsonObject[]> {
+  private async lazyMembers(events: StoredEvent[], stateBefore: Map<number, StateIdMap>, requester: Requester): Promise<JsonObject[]> {
     const memberIds = new Map<string, string>();
     for (const e of events) {
       const sender = e.event.sender;
@@ -162,7 +177,7 @@ export class RoomPaginationService {
     }
     const loaded = await this.storage.events.getEvents(new Set(memberIds.values()));
     const members = [...new Set(memberIds.values())].map((id) => loaded.get(id)).filter((e): e is StoredEvent => !!e);
-    return clientEventsOf(this.storage, members, this.deps.now());
+    return clientEventsOf(this.storage, members, this.deps.now(), requester);
   }
 
   /** GET /rooms/{roomId}/context/{eventId} */
@@ -178,10 +193,11 @@ export class RoomPaginationService {
     const at = positionOf(stored);
     const maxStream = this.deps.positions.current();
     const roomAllowed = filterAllowsRoom(filter, roomId);
+    const shown = await this.notIgnored(requester.userId);
     const page = async (dir: 'b' | 'f', n: number): Promise<{ rows: StoredEvent[]; visible: StoredEvent[] }> => {
       if (n === 0 || !roomAllowed) return { rows: [], visible: [] };
       const rows = await this.storage.events.paginate({ roomId, dir, from: at, limit: n, maxStream, ...filterColumns(filter) });
-      return { rows, visible: await this.visibleOf(access, rows) };
+      return { rows, visible: (await this.visibleOf(access, rows)).filter(shown) };
     };
     const [before, after] = await Promise.all([page('b', beforeLimit), page('f', afterLimit)]);
     const oldest = before.rows[before.rows.length - 1] ?? stored;
@@ -203,10 +219,10 @@ export class RoomPaginationService {
 
     const now = this.deps.now();
     const [event, eventsBefore, eventsAfter, stateEvents] = await Promise.all([
-      clientEventsOf(this.storage, [stored], now),
-      clientEventsOf(this.storage, before.visible, now),
-      clientEventsOf(this.storage, after.visible, now),
-      clientEventsOf(this.storage, state, now),
+      clientEventsOf(this.storage, [stored], now, requester),
+      clientEventsOf(this.storage, before.visible, now, requester),
+      clientEventsOf(this.storage, after.visible, now, requester),
+      clientEventsOf(this.storage, state, now, requester),
     ]);
     return {
       event: event[0]!,

@@ -25,14 +25,23 @@ export interface RoomReadDeps {
 
 const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'];
 
-/** The client form of stored events, redacted where a redaction applies. */
-export async function clientEventsOf(storage: Storage, events: StoredEvent[], now: number): Promise<JsonObject[]> {
+/**
+ * The client form of stored events, redacted where a redaction applies, with
+ * unsigned.transaction_id on the events the requesting device sent.
+ */
+export async function clientEventsOf(storage: Storage, events: StoredEvent[], now: number, requester?: Requester): Promise<JsonObject[]> {
   if (!events.length) return [];
   const redactions = await storage.events.redactionsOf(events.map((e) => e.event.event_id));
   const redactionEvents = redactions.size ? await storage.events.getEvents(redactions.values()) : new Map<string, StoredEvent>();
+  let transactionIds = new Map<string, string>();
+  const own = requester ? events.filter((e) => e.event.sender === requester.userId).map((e) => e.event.event_id) : [];
+  if (requester && own.length) {
+    // The same device key the send path records (tokens without a device use the token).
+    transactionIds = await storage.events.transactionIdsOf(requester.userId, requester.deviceId ?? `token:${requester.tokenId}`, own);
+  }
   return events.map((e) => {
     const by = redactions.get(e.event.event_id);
-    return toClientEvent(e, { now, redactedBy: by ? redactionEvents.get(by) : undefined });
+    return toClientEvent(e, { now, redactedBy: by ? redactionEvents.get(by) : undefined, transactionId: transactionIds.get(e.event.event_id) });
   });
 }
 
@@ -72,7 +81,7 @@ export class RoomReadService {
     const access = await this.deps.visibility.roomAccess(roomId, requester.userId);
     if (!access) throw missing();
     if (!(await this.deps.visibility.isVisible(access, stored))) throw missing();
-    return (await clientEventsOf(this.storage, [stored], this.deps.now()))[0]!;
+    return (await clientEventsOf(this.storage, [stored], this.deps.now(), requester))[0]!;
   }
 
   /** GET /rooms/{roomId}/state */
@@ -80,7 +89,7 @@ export class RoomReadService {
     checkRoomId(roomId);
     const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: true });
     const events = await this.stateEventsOf(await this.readableStateIds(access));
-    return clientEventsOf(this.storage, events, this.deps.now());
+    return clientEventsOf(this.storage, events, this.deps.now(), requester);
   }
 
   /** GET /rooms/{roomId}/state/{eventType}/{stateKey}: the content, or with format=event the event. */
@@ -91,7 +100,7 @@ export class RoomReadService {
     const id = ids.get(stateKeyOf(type, stateKey));
     const stored = id ? await this.storage.events.getEvent(id) : undefined;
     if (!stored) throw notFound(`The room has no state with type ${type} and state key '${stateKey}'`);
-    const client = (await clientEventsOf(this.storage, [stored], this.deps.now()))[0]!;
+    const client = (await clientEventsOf(this.storage, [stored], this.deps.now(), requester))[0]!;
     return format === 'event' ? client : (client.content as JsonObject);
   }
 
@@ -139,7 +148,7 @@ export class RoomReadService {
       return true;
     };
     const chunk = members.filter((e) => keep(e.event.content.membership));
-    return { chunk: await clientEventsOf(this.storage, chunk, this.deps.now()) };
+    return { chunk: await clientEventsOf(this.storage, chunk, this.deps.now(), requester) };
   }
 
   /** GET /rooms/{roomId}/joined_members: for members (and anyone, in a world_readable room). */
@@ -168,7 +177,7 @@ export class RoomReadService {
     checkRoomId(roomId);
     const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: true });
     let maxStream = this.deps.positions.current();
-    if (access.departedAt) maxStream = Math.min(maxStream, access.departedAt.streamOrdering);
+    if (access.timelineEnd) maxStream = Math.min(maxStream, access.timelineEnd.streamOrdering);
     let from = ts;
     // Skip events the user may not see; give up after a bounded number of steps.
     for (let step = 0; step < 50; step++) {

@@ -66,7 +66,7 @@ export type JoinedUntil = TimelinePosition | 'now' | null;
 /** spec rule 3's "the user joined the room at any point after the event was sent". */
 export function joinedAfter(event: TimelinePosition, until: JoinedUntil): boolean {
   if (until === null) return false;
-  if (until === "now") return true; return true;
+  if (until === 'now') return true;
   return comparePositions(event, until) < 0;
 }
 
@@ -86,10 +86,15 @@ export interface RoomAccess {
   /** The room's current history visibility. */
   visibility: HistoryVisibility;
   /**
-   * Set for a user who has left (or was banned) and reads as a former member: reads stop at this
-   * event (spec: "no events received after they left").
+   * Set for a user who has left (or was banned) and reads as a former member: state is read as of
+   * this event (spec: GET /state "the state of the room when they left").
    */
   departedAt?: StoredEvent;
+  /**
+   * Where a former member's timeline reads stop (spec: "no events received after they left");
+   * unset in a world_readable room, which anyone may read.
+   */
+  timelineEnd?: StoredEvent;
 }
 
 const HISTORY_VISIBILITY_KEY = stateKeyOf('m.room.history_visibility', '');
@@ -132,8 +137,9 @@ export class VisibilityService {
     if (access.membership === 'join') return access;
     const departed = (access.membership === 'leave' || access.membership === 'ban') && access.joinedUntil !== null;
     if (options.allowDeparted && departed) {
-      // A world_readable room is open to everyone anyway: no need to stop at the departure.
-      return access.visibility === 'world_readable' ? access : { ...access, departedAt: access.memberEvent };
+      // A world_readable room is open to everyone anyway: its timeline need not stop at the departure.
+      const timelineEnd = access.visibility === 'world_readable' ? undefined : access.memberEvent;
+      return { ...access, departedAt: access.memberEvent, timelineEnd };
     }
     if (access.visibility === 'world_readable') return access;
     throw forbidden(`You aren't a member of the room ${roomId}`);

@@ -160,8 +160,16 @@ export class RoomsProvider implements SyncProvider {
       if (s) entry.summary = { 'm.heroes': s.heroes, 'm.joined_member_count': s.joined, 'm.invited_member_count': s.invited };
       const u = unread.get(roomId);
       if (u) {
-        entry.unread_notifications = { notification_count: u.notification_count, highlight_count: u.highlight_count };
-        if (ctx.filter.room.timeline.unreadThreadNotifications && Object.keys(u.threads).length) entry.unread_thread_notifications = u.threads;
+        let { notification_count, highlight_count } = u;
+        if (ctx.filter.room.timeline.unreadThreadNotifications && Object.keys(u.threads).length) {
+          // spec: with unread_thread_notifications the room's counts are the main timeline's only.
+          entry.unread_thread_notifications = u.threads;
+          for (const t of Object.values(u.threads) as { notification_count: number; highlight_count: number }[]) {
+            notification_count -= t.notification_count;
+            highlight_count -= t.highlight_count;
+          }
+        }
+        entry.unread_notifications = { notification_count, highlight_count };
       }
       ctx.response.rooms.join[roomId] = entry;
     }
