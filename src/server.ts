@@ -57,10 +57,13 @@ import { PushRuleService } from './services/push-rules.js';
 import { SlidingSyncService } from './services/sliding-sync/sliding-sync.js';
 import { DelayedEventService } from './services/delayed-events.js';
 import { DelayedEventStore } from './storage/delayed-events.js';
+import { RelationsService } from './services/relations.js';
 import { PushActionStore } from './storage/push-actions.js';
 import { PushActionGenerator } from './services/push/action-generator.js';
 import { UnreadCountService } from './services/push/unread-counts.js';
 import { NotificationService } from './services/push/notifications.js';
+import { createMediaServices, roomMembersPolicy } from './services/media/index.js';
+import { MediaStore } from './storage/media.js';
 import { ApiRouter } from './api/http/router.js';
 import { createApp } from './api/http/app.js';
 import { registerClientRoutes } from './api/client/index.js';
@@ -196,8 +199,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const typing = new TypingService(roomState, notifier);
   const receiptStore = new ReceiptStore(db);
   const receipts = new ReceiptService({ storage, receipts: receiptStore, roomState, accountData, positions: receiptPositions, notifier, now: Date.now });
-  sync.addProvider(new TypingProvider(typing));
-  sync.addProvider(new ReceiptsProvider(receiptStore, receiptPositions));
+  const typingProvider = new TypingProvider(typing);
+  const receiptsProvider = new ReceiptsProvider(receiptStore, receiptPositions);
+  // A room only these providers put in a response still needs its unread counts.
+  typingProvider.unread = receiptsProvider.unread = roomsProvider.unread;
+  sync.addProvider(typingProvider);
+  sync.addProvider(receiptsProvider);
   const presenceStore = new PresenceStore(db);
   const presence = new PresenceService({ storage, store: presenceStore, positions: presencePositions, notifier, serverName: config.serverName, mode: config.presence.mode });
   if (presence.enabled) sync.addProvider(new PresenceProvider(presenceStore, presencePositions, config.presence.includeOfflineUsersOnSync));
@@ -216,6 +223,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   const profile = new ProfileService(storage);
   profile.onChange((userId) => membership.propagateProfile(userId));
+  // Every media read asks one access policy: media restricted to a room go to its members only.
+  const media = await createMediaServices({
+    store: new MediaStore(db),
+    config,
+    access: roomMembersPolicy(async (roomId, userId) => (await roomState.membership(roomId, userId)).membership),
+  });
   const services: Services = {
     config,
     storage,
@@ -239,14 +252,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sync,
     slidingSync: new SlidingSyncService(storage, sync, notifier),
     delayedEvents,
+    relations: new RelationsService(storage, rooms.visibility, roomState, () => eventPositions.current()),
     pushRules,
     typing,
     receipts,
     notifications: new NotificationService(storage, pushActionStore, pushActions),
+    media,
     presence,
     toDevice,
   };
 
+  rooms.reads.aggregations = rooms.pagination.aggregations = services.relations;
+  roomsProvider.relations = services.relations;
+  services.slidingSync.unread = roomsProvider.unread;
   const router = new ApiRouter((token) => auth.authenticate(token));
   registerClientRoutes(router, services);
   registerServerKeyRoutes(router, services);

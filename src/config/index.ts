@@ -44,6 +44,8 @@ export interface Config {
   signingKeyPath: string;
   mediaStorePath: string;
   maxUploadSize: number;
+  /** The media repository beyond media_store_path and max_upload_size (see MediaConfig). */
+  media: MediaConfig;
   defaultRoomVersion: string;
   /** ms; MSC4140 delayed events are off when undefined. */
   maxEventDelayDuration?: number;
@@ -58,6 +60,51 @@ export interface Config {
   rcLoginAddress: RateLimit;
   rcLoginAccount: RateLimit;
   rcLoginFailedAttempts: RateLimit;
+}
+
+export interface MediaConfig {
+  /** Synapse's enable_authenticated_media: media uploaded while true are not served by the legacy unauthenticated routes. */
+  enableAuthenticatedMedia: boolean;
+  /** Veche: bytes of media each user may keep (media_storage_quota_per_user); undefined is no limit. */
+  quotaPerUser?: number;
+  maxPendingUploads: number;
+  /** ms a media ID from POST /create may wait for its upload */
+  unusedExpirationTime: number;
+  thumbnailSizes: { width: number; height: number; method: 'scale' | 'crop' }[];
+  maxImagePixels: number;
+  urlPreview: { enabled: boolean; ipRangeBlacklist: string[]; ipRangeWhitelist: string[]; maxSpiderSize: number; timeoutMs: number };
+}
+
+/** Synapse's defaults for thumbnail_sizes and url_preview_ip_range_blacklist. */
+const DEFAULT_THUMBNAIL_SIZES: MediaConfig['thumbnailSizes'] = [
+  { width: 32, height: 32, method: 'crop' },
+  { width: 96, height: 96, method: 'crop' },
+  { width: 320, height: 240, method: 'scale' },
+  { width: 640, height: 480, method: 'scale' },
+  { width: 800, height: 600, method: 'scale' },
+];
+const DEFAULT_URL_PREVIEW_IP_RANGE_BLACKLIST = [
+  '127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '192.0.0.0/24',
+  '169.254.0.0/16', '192.88.99.0/24', '198.18.0.0/15', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24',
+  '224.0.0.0/4', '0.0.0.0/8', '240.0.0.0/4', '::1/128', '::/128', 'fe80::/10', 'fc00::/7', '2001:db8::/32', 'ff00::/8', 'fec0::/10',
+];
+
+function buildMediaConfig(raw: Raw): MediaConfig {
+  return {
+    enableAuthenticatedMedia: raw.enable_authenticated_media ?? true,
+    quotaPerUser: raw.media_storage_quota_per_user !== undefined ? parseSize(raw.media_storage_quota_per_user) : undefined,
+    maxPendingUploads: raw.max_pending_media_uploads ?? 5,
+    unusedExpirationTime: parseDuration(raw.unused_expiration_time ?? '24h'),
+    thumbnailSizes: ((raw.thumbnail_sizes ?? DEFAULT_THUMBNAIL_SIZES) as Raw[]).map((t) => ({ width: t.width, height: t.height, method: t.method ?? 'scale' })),
+    maxImagePixels: parseSize(raw.max_image_pixels ?? '32M'),
+    urlPreview: {
+      enabled: raw.url_preview_enabled ?? false,
+      ipRangeBlacklist: raw.url_preview_ip_range_blacklist ?? DEFAULT_URL_PREVIEW_IP_RANGE_BLACKLIST,
+      ipRangeWhitelist: raw.url_preview_ip_range_whitelist ?? [],
+      maxSpiderSize: parseSize(raw.max_spider_size ?? '10M'),
+      timeoutMs: parseDuration(raw.url_preview_timeout ?? '10s'),
+    },
+  };
 }
 
 export class ConfigError extends Error {}
@@ -159,6 +206,7 @@ export function buildConfig(raw: Raw, baseDir: string): Config {
     signingKeyPath: path(raw.signing_key_path ?? `${dataDirectory}/${raw.server_name}.signing.key`),
     mediaStorePath: path(raw.media_store_path ?? `${dataDirectory}/media_store`),
     maxUploadSize: parseSize(raw.max_upload_size ?? '50M'),
+    media: buildMediaConfig(raw),
     defaultRoomVersion: raw.default_room_version ?? '11',
     maxEventDelayDuration: raw.max_event_delay_duration !== undefined ? parseDuration(raw.max_event_delay_duration) : undefined,
     refreshableAccessTokenLifetime: parseDuration(raw.refreshable_access_token_lifetime ?? '5m'),

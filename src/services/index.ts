@@ -27,9 +27,11 @@ import type { SyncService } from './sync/sync-service.js';
 import type { PushRuleService } from './push-rules.js';
 import type { SlidingSyncService } from './sliding-sync/sliding-sync.js';
 import type { DelayedEventService } from './delayed-events.js';
+import type { RelationsService } from './relations.js';
 import type { TypingService } from './typing.js';
 import type { ReceiptService } from './receipts.js';
 import type { NotificationService } from './push/notifications.js';
+import type { MediaServices } from './media/index.js';
 import type { PresenceService } from './presence.js';
 import type { ToDeviceService } from './to-device.js';
 
@@ -79,10 +81,12 @@ export interface Services {
   sync: SyncService;
   slidingSync: SlidingSyncService;
   delayedEvents: DelayedEventService;
+  relations: RelationsService;
   pushRules: PushRuleService;
   typing: TypingService;
   receipts: ReceiptService;
   notifications: NotificationService;
+  media: MediaServices;
   presence: PresenceService;
   toDevice: ToDeviceService;
 }

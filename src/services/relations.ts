@@ -10,8 +10,13 @@ import type { JsonObject } from '../matrix/types.js';
 import { MatrixError, notFound } from '../errors.js';
 import type { Requester } from './auth.js';
 import type { VisibilityService } from './rooms/visibility.js';
+import type { RoomStateService } from './rooms/room-state.js';
 import { parseRoomToken, tokenAfter, tokenBefore, type TimelinePosition } from './rooms/pagination-token.js';
 import { toClientEvent } from './rooms/client-events.js';
+import { POLL_START_TYPES, tallyPoll } from '../matrix/polls.js';
+import { powerLevelsFromState, levelOfUser } from '../matrix/power-levels.js';
+import { getRoomVersion } from '../matrix/room-versions.js';
+import { stateKeyOf } from '../matrix/types.js';
 
 const DEFAULT_LIMIT = 5;
 const MAX_LIMIT = 100;
@@ -32,6 +37,7 @@ export class RelationsService {
   constructor(
     private readonly storage: Storage,
     private readonly visibility: VisibilityService,
+    private readonly roomState: RoomStateService,
     private readonly currentStream: () => number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -63,7 +69,29 @@ export class RelationsService {
     for (const [parent, edit] of edits) entry(parent)['m.replace'] = toClientEvent(edit, { now });
     for (const [parent, list] of refs) entry(parent)['m.reference'] = { chunk: list.map((event_id) => ({ event_id })) };
     for (const [parent, list] of reactions) entry(parent)['m.annotation'] = { chunk: list as unknown as JsonObject[] };
+    // Poll tallies (MSC3381) ride along as a Veche extension of the aggregation: bots and tests read it.
+    for (const e of events) {
+      if (!POLL_START_TYPES.has(e.event.type) || !refs.has(e.event.event_id)) continue;
+      const tally = await this.pollTally(e, max);
+      if (tally) entry(e.event.event_id)['m.poll'] = tally as unknown as JsonObject;
+    }
     return out;
+  }
+
+  private async pollTally(start: StoredEvent, maxStream: number) {
+    const related = await this.storage.relations.children({
+      roomId: start.event.room_id,
+      parents: [start.event.event_id],
+      relType: 'm.reference',
+      dir: 'f',
+      limit: 100_000,
+      maxStream,
+    });
+    const version = getRoomVersion(start.roomVersion)!;
+    const state = await this.roomState.currentState(start.event.room_id, [stateKeyOf('m.room.create', ''), stateKeyOf('m.room.power_levels', '')]);
+    const levels = powerLevelsFromState(state, version);
+    // MSC3381: the poll's creator, or anyone who may redact others' events, may end it.
+    return tallyPoll(start.event, related.map((r) => r.event), (u) => levelOfUser(levels, u) >= levels.redact);
   }
 
   /** Puts bundles into client events (matched by event_id), in place. */

@@ -10,6 +10,7 @@ import { AliasStore } from './aliases.js';
 import { FilterStore } from './filters.js';
 import { TimelineStore } from './timeline.js';
 import { PushRuleStore } from './push-rules.js';
+import { RelationStore } from './relations.js';
 
 export interface Storage {
   db: Database;
@@ -23,6 +24,7 @@ export interface Storage {
   filters: FilterStore;
   timeline: TimelineStore;
   pushRules: PushRuleStore;
+  relations: RelationStore;
 }
 
 export function createStorage(db: Database): Storage {
@@ -38,5 +40,6 @@ export function createStorage(db: Database): Storage {
     filters: new FilterStore(db),
     timeline: new TimelineStore(db),
     pushRules: new PushRuleStore(db),
+    relations: new RelationStore(db),
   };
 }

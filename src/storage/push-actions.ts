@@ -49,10 +49,10 @@ const READ_RECEIPT_TYPES = ['m.read', 'm.read.private'];
  * thread, threaded ones their own (spec: "Threaded read receipts"). The receipt's own position
  * column is preferred; a receipt written without it falls back to the event's position.
  */
-const READ_UP_TO = `COALESCE((
+const readUpTo = (receiptTypesParam: string) => `COALESCE((
     SELECT max(COALESCE(r.event_stream_ordering, (SELECT re.stream_ordering FROM events re WHERE re.event_id = r.event_id)))
     FROM receipts r
-    WHERE r.room_id = a.room_id AND r.user_id = a.user_id AND r.receipt_type = ANY($READ_TYPES)
+    WHERE r.room_id = a.room_id AND r.user_id = a.user_id AND r.receipt_type = ANY(${receiptTypesParam})
       AND r.thread_id IN ('', a.thread_id)
   ), 0)`;
 
@@ -103,18 +103,31 @@ export class PushActionStore {
    */
   async unreadCounts(userId: string, roomIds: string[]): Promise<UnreadCountRow[]> {
     if (!roomIds.length) return [];
+    // Per room, the lower bound (current join, unthreaded receipt) is computed first, so the
+    // index (user_id, room_id, stream_ordering) scans only the unread rows of each room;
+    // threaded receipts then trim their own thread.
     const { rows } = await this.db.query<{ room_id: string; thread_id: string; notifs: number; highlights: number }>(
       `WITH joined AS (
          SELECT c.room_id, e.stream_ordering AS joined_at
          FROM current_state c JOIN events e ON e.event_id = c.event_id
          WHERE c.room_id = ANY($2) AND c.type = 'm.room.member' AND c.state_key = $1 AND c.membership = 'join'
+       ), reads AS (
+         SELECT r.room_id, r.thread_id,
+           max(COALESCE(r.event_stream_ordering, (SELECT re.stream_ordering FROM events re WHERE re.event_id = r.event_id))) AS upto
+         FROM receipts r
+         WHERE r.room_id = ANY($2) AND r.user_id = $1 AND r.receipt_type = ANY($3)
+         GROUP BY r.room_id, r.thread_id
+       ), bounds AS (
+         SELECT j.room_id, GREATEST(j.joined_at, COALESCE(u.upto, 0)) AS since
+         FROM joined j LEFT JOIN reads u ON u.room_id = j.room_id AND u.thread_id = ''
        )
        SELECT a.room_id, a.thread_id,
          count(*) FILTER (WHERE a.notif)::int AS notifs,
          count(*) FILTER (WHERE a.notif AND a.highlight)::int AS highlights
-       FROM event_push_actions a JOIN joined j ON j.room_id = a.room_id
-       WHERE a.user_id = $1 AND a.room_id = ANY($2) AND a.stream_ordering > j.joined_at
-         AND a.stream_ordering > ${READ_UP_TO.replace('$READ_TYPES', '$3')}
+       FROM bounds b
+       JOIN event_push_actions a ON a.user_id = $1 AND a.room_id = b.room_id AND a.stream_ordering > b.since
+       LEFT JOIN reads t ON t.room_id = a.room_id AND t.thread_id = a.thread_id
+       WHERE a.stream_ordering > COALESCE(t.upto, 0)
        GROUP BY a.room_id, a.thread_id`,
       [userId, roomIds, READ_RECEIPT_TYPES],
     );
@@ -128,7 +141,7 @@ export class PushActionStore {
   async notifications(userId: string, opts: { before?: number; limit: number; onlyHighlight: boolean }): Promise<NotificationRow[]> {
     const { rows } = await this.db.query<{ room_id: string; event_id: string; stream_ordering: number; actions: PushAction[]; highlight: boolean; read: boolean }>(
       `SELECT a.room_id, a.event_id, a.stream_ordering, a.actions, a.highlight,
-         a.stream_ordering <= ${READ_UP_TO.replace('$READ_TYPES', '$5')} AS read
+         a.stream_ordering <= ${readUpTo('$5')} AS read
        FROM event_push_actions a
        WHERE a.user_id = $1 AND a.notif AND ($2::bigint IS NULL OR a.stream_ordering < $2)
          AND (NOT $3::bool OR a.highlight)

@@ -164,6 +164,18 @@ describe('push: unread counts in /sync', () => {
     expect(await countsOf(bob, roomId)).to.include({ notification_count: 1, highlight_count: 0 });
   });
 
+  it('the incremental sync after a receipt carries the room with its new counts', async () => {
+    const roomId = await twoPersonRoom();
+    const e1 = await send(alice, roomId, text('one'));
+    await send(alice, roomId, text('two'));
+    const before = await sync(bob);
+    expect(before.rooms.join[roomId].unread_notifications).to.deep.equal({ notification_count: 2, highlight_count: 0 });
+    await receipt(bob, roomId, e1);
+    const after = await sync(bob, undefined, before.next_batch, 5000);
+    expect(after.rooms.join[roomId], 'room in the incremental sync').to.exist;
+    expect(after.rooms.join[roomId].unread_notifications).to.deep.equal({ notification_count: 1, highlight_count: 0 });
+  });
+
   it('a private read receipt (m.read.private) resets the counts too', async () => {
     const roomId = await twoPersonRoom();
     await send(alice, roomId, text('one'));

@@ -145,6 +145,25 @@ describe('receipts and read markers', () => {
     expect(got.unthreaded).to.equal(stored.get(b)!.streamOrdering);
   });
 
+  it("keeps the reader's unread counts in rooms sent only for a receipt, and resets them with the reader's own", async () => {
+    const first = await sync(bob);
+    await send(alice, 'unread 1');
+    const last = await send(alice, 'unread 2');
+    const withNews = await sync(bob, `since=${first.body.next_batch}`);
+    const unread = withNews.body.rooms.join[roomId].unread_notifications.notification_count;
+    expect(unread).to.be.at.least(2);
+    // Someone else's receipt brings the room back without touching bob's counts.
+    await postReceipt(alice, 'm.read', last);
+    const others = await sync(bob, `since=${withNews.body.next_batch}`);
+    expect(receiptsIn(others.body)[last]['m.read']).to.have.property(alice.userId);
+    expect(others.body.rooms.join[roomId].timeline.events).to.deep.equal([]);
+    expect(others.body.rooms.join[roomId].unread_notifications.notification_count).to.equal(unread);
+    // Bob's own receipt on the latest event resets them, on his next sync.
+    await postReceipt(bob, 'm.read', last);
+    const own = await sync(bob, `since=${others.body.next_batch}`);
+    expect(own.body.rooms.join[roomId].unread_notifications).to.deep.equal({ notification_count: 0, highlight_count: 0 });
+  });
+
   it('read markers set m.fully_read room account data and the receipts', async () => {
     const read = await send(alice, 'marker');
     const first = await sync(alice);

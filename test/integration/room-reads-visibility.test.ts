@@ -252,6 +252,28 @@ describe('room reads: history visibility', function () {
       expect(page.body.chunk[0].type).to.equal('m.room.name');
     });
 
+    it('looks state up once per state group, not once per event, for a page of 100', async () => {
+      const { room_id: roomId } = await a.createRoom({ preset: 'public_chat' as any });
+      await b.joinRoom(roomId);
+      for (let i = 0; i < 100; i++) await a.sendTextMessage(roomId, `z${i}`);
+      const state = t.server.services.storage.state;
+      const original = state.getGroup.bind(state);
+      let lookups = 0;
+      state.getGroup = ((...args: Parameters<typeof original>) => {
+        lookups++;
+        return original(...args);
+      }) as typeof state.getGroup;
+      try {
+        const res = await get(bob, roomId, '/messages?dir=b&limit=100&filter=' + encodeURIComponent('{"lazy_load_members":true}'));
+        expect(said(res.body.chunk)).to.have.length(100);
+        expect(res.body.state.map((e: any) => e.state_key)).to.deep.equal([alice.userId]);
+      } finally {
+        state.getGroup = original;
+      }
+      // Current state for the access check, then one group for all 100 messages.
+      expect(lookups).to.be.at.most(3);
+    });
+
     it('filters a long page (100+ events) without losing or repeating events', async () => {
       const { room_id: roomId } = await a.createRoom({
         preset: 'public_chat' as any,

@@ -218,6 +218,30 @@ describe('room reads: messages, context, event, state, members', function () {
     });
   });
 
+  describe('bundled aggregations', () => {
+    it('bundles edits and reactions into unsigned["m.relations"] on /messages, /event and /context', async () => {
+      const { room_id: roomId } = await a.createRoom({ preset: 'public_chat' as any });
+      await b.joinRoom(roomId);
+      const root = (await a.sendTextMessage(roomId, 'root')).event_id;
+      await a.sendMessage(roomId, { msgtype: 'm.text', body: '* root v2', 'm.new_content': { msgtype: 'm.text', body: 'root v2' }, 'm.relates_to': { rel_type: 'm.replace', event_id: root } } as any);
+      await b.sendEvent(roomId, 'm.reaction' as any, { 'm.relates_to': { rel_type: 'm.annotation', event_id: root, key: '👍' } } as any);
+      const check = (ev: any) => {
+        expect(ev.event_id).to.equal(root);
+        const rel = ev.unsigned['m.relations'];
+        expect(rel, JSON.stringify(ev.unsigned)).to.be.an('object');
+        expect(rel['m.replace'].content['m.new_content'].body).to.equal('root v2');
+        expect(rel['m.annotation'].chunk).to.deep.equal([{ type: 'm.reaction', key: '👍', count: 1 }]);
+      };
+      const page = await messages(bob, roomId, { dir: 'b', limit: 3 });
+      check((page.body.chunk as any[]).find((e) => e.event_id === root));
+      check((await get(bob, roomId, `/event/${encodeURIComponent(root)}`)).body);
+      check((await get(bob, roomId, `/context/${encodeURIComponent(root)}?limit=2`)).body.event);
+      // Events without children have none.
+      const reaction = (page.body.chunk as any[]).find((e) => e.type === 'm.reaction');
+      expect(reaction.unsigned).to.not.have.property('m.relations');
+    });
+  });
+
   describe('/messages filters', () => {
     let roomId: string;
     before(async () => {

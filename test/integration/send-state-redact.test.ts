@@ -79,6 +79,9 @@ describe('send, state, redact', function () {
       // The client's transaction ID can be read back for unsigned.transaction_id.
       const ids = await s.t.server.services.storage.events.transactionIdsOf(bob.userId, bob.deviceId, [here.body.event_id, red.body.event_id]);
       expect(Object.fromEntries(ids)).to.deep.equal({ [here.body.event_id]: 'txn-path', [red.body.event_id]: 'txn-path' });
+      const echoed = await s.t.request('GET', `${CS}/rooms/${enc(other)}/event/${enc(there.body.event_id)}`, { token: bob.accessToken });
+      expect(echoed.status).to.equal(200);
+      expect(echoed.body.unsigned.transaction_id).to.equal('txn-path');
     });
 
     it('concurrent retries of one txnId store one event', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startTestServer, type TestServer, type TestUser } from '../harness.js';
-import { sdkClient } from '../sdk.js';
+import { sdkClient, sdk } from '../sdk.js';
 import { expectMatrixError, rejectionOf } from './helpers/index.js';
 
 const CS = '/_matrix/client/v3';
@@ -90,6 +90,38 @@ describe('typing notifications', () => {
     const unfiltered = await sync(bob, `since=${first.body.next_batch}`);
     expect(typingIn(unfiltered.body)).to.deep.equal([alice.userId]);
     await typingPut(alice, alice.userId, { typing: false });
+  });
+
+  it("matrix-js-sdk's own sync loop sees typing start and stop, and read receipts", async () => {
+    const client = sdkClient(t.baseUrl, bob);
+    const typingSeen: boolean[] = [];
+    const stoppedTyping = new Promise<void>((resolve) => {
+      client.on(sdk.RoomMemberEvent.Typing, (_ev: any, member: any) => {
+        if (member.userId !== alice.userId) return;
+        typingSeen.push(member.typing);
+        if (!member.typing) resolve();
+      });
+    });
+    const receiptSeen = new Promise<string>((resolve) => {
+      client.on(sdk.RoomEvent.Receipt, (ev: any) => {
+        const content = ev.getContent();
+        for (const eventId of Object.keys(content)) if (content[eventId]['m.read']?.[alice.userId]) resolve(eventId);
+      });
+    });
+    await client.startClient({ initialSyncLimit: 5 });
+    try {
+      await new Promise<void>((resolve) => client.once(sdk.ClientEvent.Sync, () => resolve()));
+      const alicesClient = sdkClient(t.baseUrl, alice);
+      console.log('synced'); await alicesClient.sendTyping(roomId, true, 800);
+      await stoppedTyping;
+      console.log('typing seen', typingSeen); expect(typingSeen).to.deep.equal([true, false]);
+      const eventId = (await alicesClient.sendTextMessage(roomId, 'read by alice')).event_id;
+      await t.request('POST', `${CS}/rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, { token: alice.accessToken, body: {} });
+      console.log('receipt posted'); expect(await receiptSeen).to.equal(eventId);
+      expect(client.getRoom(roomId)!.getEventReadUpTo(alice.userId)).to.equal(eventId);
+    } finally {
+      client.stopClient();
+    }
   });
 
   it('caps the timeout at 120 s', async () => {

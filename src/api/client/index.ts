@@ -20,9 +20,11 @@ import { registerSyncRoutes } from './sync.js';
 import { registerPushRuleRoutes } from './push-rules.js';
 import { registerSlidingSyncRoutes } from './sliding-sync.js';
 import { registerDelayedEventRoutes } from './delayed-events.js';
+import { registerRelationRoutes } from './relations.js';
 import { registerTypingRoutes } from './typing.js';
 import { registerReceiptRoutes } from './receipts.js';
 import { registerNotificationRoutes } from './notifications.js';
+import { registerMediaRoutes } from '../media/index.js';
 import { registerPresenceRoutes } from './presence.js';
 import { registerToDeviceRoutes } from './to-device.js';
 
@@ -46,9 +48,11 @@ export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerPushRuleRoutes(r, s);
   registerSlidingSyncRoutes(r, s);
   registerDelayedEventRoutes(r, s);
+  registerRelationRoutes(r, s);
   registerTypingRoutes(r, s);
   registerReceiptRoutes(r, s);
   registerNotificationRoutes(r, s);
+  registerMediaRoutes(r, s);
   registerPresenceRoutes(r, s);
   registerToDeviceRoutes(r, s);
 }

@@ -33,7 +33,7 @@ export class UnreadCountService implements UnreadCounts {
     const out = new Map<string, RoomUnreadCounts>();
     if (!roomIds.length) return out;
     // Actions of events already committed in these rooms may still be being evaluated.
-    // mut
+    await this.generator.settled(roomIds);
     for (const roomId of roomIds) out.set(roomId, { notification_count: 0, highlight_count: 0, threads: {} });
     for (const row of await this.store.unreadCounts(userId, roomIds)) {
       const room = out.get(row.roomId)!;

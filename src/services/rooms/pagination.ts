@@ -20,7 +20,7 @@ import {
   tokenBefore,
   type TimelinePosition,
 } from './pagination-token.js';
-import { checkRoomId, clientEventsOf } from './room-reads.js';
+import { checkRoomId, clientEventsOf, type AggregationSource } from './room-reads.js';
 
 export const DEFAULT_MESSAGES_LIMIT = 10;
 export const MAX_MESSAGES_LIMIT = 1000;
@@ -64,6 +64,9 @@ function filterColumns(filter: RoomEventFilter): Pick<PageQuery, 'types' | 'notT
 }
 
 export class RoomPaginationService {
+  /** Set by the composition root once the relations service exists. */
+  aggregations?: AggregationSource;
+
   constructor(private readonly deps: PaginationDeps) {}
 
   private get storage(): Storage {
@@ -152,7 +155,7 @@ export class RoomPaginationService {
       }
       if (!rows.length) exhausted = true;
     }
-    const response: MessagesResponse = { chunk: await clientEventsOf(this.storage, chunk, this.deps.now(), requester), start };
+    const response: MessagesResponse = { chunk: await clientEventsOf(this.storage, chunk, this.deps.now(), requester, this.aggregations), start };
     if (!exhausted && last) response.end = q.dir === 'b' ? tokenBefore(positionOf(last)) : tokenAfter(positionOf(last));
     if (q.filter.lazyLoadMembers) response.state = await this.lazyMembers(chunk, stateBefore, requester);
     return response;
@@ -219,9 +222,9 @@ export class RoomPaginationService {
 
     const now = this.deps.now();
     const [event, eventsBefore, eventsAfter, stateEvents] = await Promise.all([
-      clientEventsOf(this.storage, [stored], now, requester),
-      clientEventsOf(this.storage, before.visible, now, requester),
-      clientEventsOf(this.storage, after.visible, now, requester),
+      clientEventsOf(this.storage, [stored], now, requester, this.aggregations),
+      clientEventsOf(this.storage, before.visible, now, requester, this.aggregations),
+      clientEventsOf(this.storage, after.visible, now, requester, this.aggregations),
       clientEventsOf(this.storage, state, now, requester),
     ]);
     return {

@@ -26,10 +26,25 @@ export interface RoomReadDeps {
 const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'];
 
 /**
- * The client form of stored events, redacted where a redaction applies, with
- * unsigned.transaction_id on the events the requesting device sent.
+ * Server-side aggregations of child events (spec: Client-Server API §"Aggregations of child
+ * events"): for each event that has any, what goes into unsigned["m.relations"].
  */
-export async function clientEventsOf(storage: Storage, events: StoredEvent[], now: number, requester?: Requester): Promise<JsonObject[]> {
+export interface AggregationSource {
+  bundle(userId: string, events: StoredEvent[]): Promise<Map<string, JsonObject>>;
+}
+
+/**
+ * The client form of stored events, redacted where a redaction applies, with
+ * unsigned.transaction_id on the events the requesting device sent and, when a source is given,
+ * the bundled aggregations.
+ */
+export async function clientEventsOf(
+  storage: Storage,
+  events: StoredEvent[],
+  now: number,
+  requester?: Requester,
+  aggregations?: AggregationSource,
+): Promise<JsonObject[]> {
   if (!events.length) return [];
   const redactions = await storage.events.redactionsOf(events.map((e) => e.event.event_id));
   const redactionEvents = redactions.size ? await storage.events.getEvents(redactions.values()) : new Map<string, StoredEvent>();
@@ -39,10 +54,21 @@ export async function clientEventsOf(storage: Storage, events: StoredEvent[], no
     // The same device key the send path records (tokens without a device use the token).
     transactionIds = await storage.events.transactionIdsOf(requester.userId, requester.deviceId ?? `token:${requester.tokenId}`, own);
   }
-  return events.map((e) => {
+  const out = events.map((e) => {
     const by = redactions.get(e.event.event_id);
     return toClientEvent(e, { now, redactedBy: by ? redactionEvents.get(by) : undefined, transactionId: transactionIds.get(e.event.event_id) });
   });
+  if (aggregations && requester) {
+    // Redacted events carry no aggregations (their relations are gone with their content).
+    const bundles = await aggregations.bundle(requester.userId, events.filter((e) => !redactions.has(e.event.event_id)));
+    for (const ev of out) {
+      const bundle = bundles.get(ev.event_id as string);
+      if (!bundle) continue;
+      const unsigned = (ev.unsigned ??= {}) as JsonObject;
+      unsigned['m.relations'] = { ...((unsigned['m.relations'] as JsonObject | undefined) ?? {}), ...bundle };
+    }
+  }
+  return out;
 }
 
 export function checkRoomId(roomId: string): void {
@@ -50,6 +76,9 @@ export function checkRoomId(roomId: string): void {
 }
 
 export class RoomReadService {
+  /** Set by the composition root once the relations service exists. */
+  aggregations?: AggregationSource;
+
   constructor(private readonly deps: RoomReadDeps) {}
 
   private get storage(): Storage {
@@ -81,7 +110,7 @@ export class RoomReadService {
     const access = await this.deps.visibility.roomAccess(roomId, requester.userId);
     if (!access) throw missing();
     if (!(await this.deps.visibility.isVisible(access, stored))) throw missing();
-    return (await clientEventsOf(this.storage, [stored], this.deps.now(), requester))[0]!;
+    return (await clientEventsOf(this.storage, [stored], this.deps.now(), requester, this.aggregations))[0]!;
   }
 
   /** GET /rooms/{roomId}/state */

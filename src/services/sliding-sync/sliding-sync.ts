@@ -17,7 +17,7 @@ import { emptyResponse } from '../sync/sync-service.js';
 import { parseSyncFilter } from '../sync/filter.js';
 import type { SyncContext } from '../sync/types.js';
 import type { UnreadCounts } from '../sync/rooms-provider.js';
-import { formatTopologicalToken } from '../sync/tokens.js';
+import { tokenBefore } from '../rooms/pagination-token.js';
 import { combineConfigs, matchesRule, type RoomConfig, type SlidingSyncRequest } from './request.js';
 import { ConnectionStore, type ConnectionState, type RoomSent } from './connections.js';
 import { loadRoomList, passesFilter, spaceChildren, type ListedRoom } from './room-list.js';
@@ -213,7 +213,7 @@ export class SlidingSyncService {
         limited: all.length > config.timelineLimit,
         num_live: liveSince === undefined ? 0 : page.filter((e) => e.streamOrdering > liveSince).length,
       };
-      if (page.length) result.prev_batch = formatTopologicalToken(page[0]!);
+      if (page.length) result.prev_batch = tokenBefore({ topo: page[0]!.topologicalOrdering, stream: page[0]!.streamOrdering });
       if (t.initial) result.initial = true;
       if (t.expanded) result.expanded_timeline = true;
       if (roomLists.has(room.roomId)) result.lists = roomLists.get(room.roomId)!;
@@ -271,6 +271,7 @@ export class SlidingSyncService {
     // Extensions, from the /sync stream providers.
     const joined = list.filter((r) => r.membership === 'join').map((r) => r.roomId);
     const ctx: SyncContext = {
+      requester,
       userId,
       deviceId: requester.deviceId,
       filter: parseSyncFilter(undefined),

@@ -9,13 +9,15 @@ import type { StreamIdGenerator } from '../../streams/id-generator.js';
 import type { StreamNotice } from '../../streams/notifier.js';
 import { StreamChangeCache } from '../../streams/change-cache.js';
 import { stateKeyOf, splitStateKey, type JsonObject } from '../../matrix/types.js';
-import { toClientEvent, toStrippedState } from '../rooms/client-events.js';
+import { toStrippedState } from '../rooms/client-events.js';
+import { clientEventsOf } from '../rooms/room-reads.js';
+import { RelationsService } from '../relations.js';
 import { toFederationFormat } from '../../matrix/pdu.js';
 import { getRoomVersion } from '../../matrix/room-versions.js';
 import { applyEventFields, passes } from './filter.js';
 import { emptyJoinedRoom, type SyncContext, type SyncProvider } from './types.js';
 import type { LazyMembersCache } from './lazy-members.js';
-import { formatTopologicalToken } from './tokens.js';
+import { tokenBefore } from '../rooms/pagination-token.js';
 
 const DEFAULT_TIMELINE_LIMIT = 10;
 const MAX_TIMELINE_LIMIT = 500;
@@ -41,6 +43,8 @@ export class RoomsProvider implements SyncProvider {
   readonly membershipChanges: StreamChangeCache;
   private readonly memberships = new Map<string, { at: number; rows: Membership[] }>();
   unread?: UnreadCounts;
+  /** Bundles aggregations (threads, edits…) into timeline events when set. */
+  relations?: RelationsService;
 
   constructor(
     private readonly storage: Storage,
@@ -79,12 +83,25 @@ export class RoomsProvider implements SyncProvider {
     return rows;
   }
 
-  private format(ctx: SyncContext, e: StoredEvent, redactions: Map<string, StoredEvent>): JsonObject {
+  /**
+   * The client form of many events at once (redactions, transaction IDs for the requesting
+   * device, bundled aggregations on timeline events), keyed by event ID.
+   */
+  private async formatAll(ctx: SyncContext, timeline: StoredEvent[], state: StoredEvent[]): Promise<Map<string, JsonObject>> {
+    const out = new Map<string, JsonObject>();
     if (ctx.filter.eventFormat === 'federation') {
-      return toFederationFormat(e.event, getRoomVersion(e.roomVersion)!) as JsonObject;
+      for (const e of [...timeline, ...state]) out.set(e.event.event_id, toFederationFormat(e.event, getRoomVersion(e.roomVersion)!) as JsonObject);
+      return out;
     }
-    const ev = toClientEvent(e, { now: ctx.now, omitRoomId: true, redactedBy: redactions.get(e.event.event_id) });
-    return applyEventFields(ev, ctx.filter.eventFields);
+    const all = [...timeline, ...state];
+    const client = await clientEventsOf(this.storage, all, ctx.now, ctx.requester);
+    if (this.relations && timeline.length) RelationsService.attach(client.slice(0, timeline.length), await this.relations.bundle(ctx.userId, timeline));
+    all.forEach((e, i) => {
+      const ev = client[i]!;
+      delete ev.room_id; // spec: ClientEventWithoutRoomID inside /sync rooms
+      out.set(e.event.event_id, applyEventFields(ev, ctx.filter.eventFields));
+    });
+    return out;
   }
 
   async fill(ctx: SyncContext): Promise<void> {
@@ -116,37 +133,30 @@ export class RoomsProvider implements SyncProvider {
       { types: tl.types, notTypes: tl.notTypes, senders: tl.senders, notSenders: tl.notSenders, containsUrl: tl.containsUrl },
     );
     const roomsInResponse = [...full, ...changed];
-    const allTimelineIds = [...timelines.values()].flat().map((e) => e.event.event_id);
-    const redactionIds = await storage.events.redactionsOf(allTimelineIds);
-    const redactionEvents = await storage.events.getEvents(redactionIds.values());
-    const redactions = new Map<string, StoredEvent>();
-    for (const [target, by] of redactionIds) {
-      const r = redactionEvents.get(by);
-      if (r) redactions.set(target, r);
-    }
-
     // State at the start of each timeline.
     const stateIds = await this.stateAtTimelineStart(ctx, full, changed, timelines, S);
     const wantedStateEvents = new Set<string>();
     for (const ids of stateIds.values()) for (const id of ids.values()) wantedStateEvents.add(id);
     const stateEvents = await storage.events.getEvents(wantedStateEvents);
 
+    const pages = new Map(roomsInResponse.map((r) => [r, (timelines.get(r) ?? []).slice(0, limit).reverse()]));
+    const formatted = await this.formatAll(ctx, [...pages.values()].flat(), [...stateEvents.values()]);
     const summaries = await storage.timeline.summaries(roomsInResponse, ctx.userId);
     const unread = this.unread ? await this.unread.counts(ctx.userId, roomsInResponse) : new Map();
 
     for (const roomId of roomsInResponse) {
       const events = (timelines.get(roomId) ?? []).slice();
-      const page = events.slice(0, limit).reverse();
+      const page = pages.get(roomId)!;
       const entry = emptyJoinedRoom();
       entry.timeline.limited = events.length > limit;
-      entry.timeline.events = page.map((e) => this.format(ctx, e, redactions));
-      entry.timeline.prev_batch = page.length ? formatTopologicalToken(page[0]!) : `s${N}`;
+      entry.timeline.events = page.map((e) => formatted.get(e.event.event_id)!);
+      entry.timeline.prev_batch = page.length ? tokenBefore({ topo: page[0]!.topologicalOrdering, stream: page[0]!.streamOrdering }) : `s${N}`;
       const ids = stateIds.get(roomId);
       if (ids) {
         entry.state.events = [...ids.values()]
           .map((id) => stateEvents.get(id))
           .filter((e): e is StoredEvent => !!e && passes(ctx.filter.room.state, e.event))
-          .map((e) => this.format(ctx, e, redactions));
+          .map((e) => formatted.get(e.event.event_id)!);
       }
       if (ctx.useStateAfter) {
         // MSC4222: state_after is the state at the end of the timeline, replacing `state`.
@@ -175,7 +185,7 @@ export class RoomsProvider implements SyncProvider {
     }
 
     await this.fillInvitesAndKnocks(ctx, all, S, N);
-    await this.fillLeaves(ctx, all, S, N, limit, redactions);
+    await this.fillLeaves(ctx, all, S, N, limit);
   }
 
   /**
@@ -290,7 +300,7 @@ export class RoomsProvider implements SyncProvider {
   }
 
   /** Rooms left (or banned from) since `since`; with include_leave, every left room on an initial sync. */
-  private async fillLeaves(ctx: SyncContext, all: Membership[], S: number | undefined, N: number, limit: number, redactions: Map<string, StoredEvent>): Promise<void> {
+  private async fillLeaves(ctx: SyncContext, all: Membership[], S: number | undefined, N: number, limit: number): Promise<void> {
     const left = all.filter(
       (m) => (m.membership === 'leave' || m.membership === 'ban') && (S === undefined ? ctx.filter.room.includeLeave : m.stream > S || ctx.fullState && ctx.filter.room.includeLeave),
     );
@@ -299,14 +309,16 @@ export class RoomsProvider implements SyncProvider {
       left.map((m) => ({ roomId: m.roomId, since: S ?? 0, upTo: Math.min(m.stream, N) })),
       limit + 1,
     );
+    const leftPages = new Map(left.map((m) => [m.roomId, (timelines.get(m.roomId) ?? []).slice(0, limit).reverse()]));
+    const formatted = await this.formatAll(ctx, [...leftPages.values()].flat(), []);
     for (const m of left) {
       const events = timelines.get(m.roomId) ?? [];
-      const page = events.slice(0, limit).reverse();
+      const page = leftPages.get(m.roomId)!;
       ctx.response.rooms.leave[m.roomId] = {
         timeline: {
-          events: page.map((e) => this.format(ctx, e, redactions)),
+          events: page.map((e) => formatted.get(e.event.event_id)!),
           limited: events.length > limit,
-          prev_batch: page.length ? formatTopologicalToken(page[0]!) : `s${m.stream}`,
+          prev_batch: page.length ? tokenBefore({ topo: page[0]!.topologicalOrdering, stream: page[0]!.streamOrdering }) : `s${m.stream}`,
         },
         state: { events: [] },
         account_data: { events: [] },

@@ -123,6 +123,7 @@ export class SyncService {
           for (const k of Object.keys(since) as SyncStream[]) if (since[k] > to[k]) since[k] = to[k];
         }
         ctx = {
+          requester,
           userId: requester.userId,
           deviceId: requester.deviceId,
           filter,

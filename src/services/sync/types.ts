@@ -3,6 +3,7 @@ import type { JsonObject } from '../../matrix/types.js';
 import type { SyncPositions, SyncStream } from '../../streams/sync-token.js';
 import type { StreamNotice } from '../../streams/notifier.js';
 import type { SyncFilter } from './filter.js';
+import type { Requester } from '../auth.js';
 
 export interface JoinedRoomSync {
   timeline: { events: JsonObject[]; limited: boolean; prev_batch?: string };
@@ -32,6 +33,7 @@ export interface SyncResponse {
 }
 
 export interface SyncContext {
+  requester: Requester;
   userId: string;
   deviceId: string | null;
   filter: SyncFilter;
