@@ -39,7 +39,7 @@ async function createTestDatabase(): Promise<{ connection: ConnectionOptions; dr
   const name = `veche_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const client = new pg.Client({ ...admin, database: admin.database || 'postgres' });
   await client.connect();
-  await client.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+  await client.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'`);
   await client.end();
   return {
     connection: { ...admin, database: name, max: 20 },

@@ -85,7 +85,7 @@ export async function startEmbeddedPostgres(path: string, database = 'veche'): P
   await admin.connect();
   try {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (!rowCount) await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}" ENCODING 'UTF8' TEMPLATE template0`);
+    if (!rowCount) await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8' TEMPLATE template0`);
   } finally {
     await admin.end();
   }
