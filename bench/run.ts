@@ -8,10 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { availableParallelism, loadavg } from 'node:os';
 import { romeoJuliet } from './romeo-juliet.js';
 import { startup } from './startup.js';
+import { keys } from './keys.js';
+import { media } from './media.js';
 import { BenchError, formatTarget, formatValue, table, type Benchmark, type Figure } from './lib/report.js';
 import { installCleanupHandlers, stopAllServers } from './lib/server.js';
 
-const BENCHMARKS: Benchmark[] = [startup, romeoJuliet];
+const BENCHMARKS: Benchmark[] = [startup, romeoJuliet, media, keys];
 
 function usage(): string {
   return [

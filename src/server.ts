@@ -51,6 +51,7 @@ import { PresenceService } from './services/presence.js';
 import { PresenceStore } from './storage/presence.js';
 import { PresenceProvider } from './services/sync/presence-provider.js';
 import { ToDeviceService } from './services/to-device.js';
+import { createE2ee } from './services/e2ee/index.js';
 import { ToDeviceStore } from './storage/to-device.js';
 import { ToDeviceProvider } from './services/sync/to-device-provider.js';
 import { PushRuleService } from './services/push-rules.js';
@@ -58,12 +59,18 @@ import { SlidingSyncService } from './services/sliding-sync/sliding-sync.js';
 import { DelayedEventService } from './services/delayed-events.js';
 import { DelayedEventStore } from './storage/delayed-events.js';
 import { RelationsService } from './services/relations.js';
+import { UserDirectoryService } from './services/user-directory.js';
+import { UserDirectoryStore } from './storage/user-directory.js';
 import { PushActionStore } from './storage/push-actions.js';
 import { PushActionGenerator } from './services/push/action-generator.js';
 import { UnreadCountService } from './services/push/unread-counts.js';
 import { NotificationService } from './services/push/notifications.js';
 import { createMediaServices, roomMembersPolicy } from './services/media/index.js';
 import { MediaStore } from './storage/media.js';
+import { SpaceService } from './services/spaces.js';
+import { TagService } from './services/tags.js';
+import { SearchService } from './services/search.js';
+import { SearchStore } from './storage/search.js';
 import { ApiRouter } from './api/http/router.js';
 import { createApp } from './api/http/app.js';
 import { registerClientRoutes } from './api/client/index.js';
@@ -106,7 +113,9 @@ async function ensureDatabase(conn: ConnectionOptions): Promise<void> {
     await admin.connect();
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [conn.database]);
     if (!rowCount) {
-      await admin.query(`CREATE DATABASE "${conn.database.replace(/"/g, '""')}" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+      // Byte-order collation (as Synapse requires) with a UTF-8 ctype, so lower() and the Russian
+      // and English full-text parsers see Cyrillic letters as letters.
+      await admin.query(`CREATE DATABASE "${conn.database.replace(/"/g, '""')}" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8' TEMPLATE template0`);
       log.info('created database', { database: conn.database });
     }
   } catch (err) {
@@ -155,6 +164,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   await presencePositions.init();
   const toDevicePositions = new StreamIdGenerator(db, 'to_device_stream_seq');
   await toDevicePositions.init();
+  const deviceListPositions = new StreamIdGenerator(db, 'device_lists_stream_seq');
+  await deviceListPositions.init();
 
   const auth = new AuthService(storage, config);
   const devices = new DeviceService(storage, auth);
@@ -187,22 +198,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const accountData = new AccountDataService(storage, accountDataPositions, notifier);
   const pushRules = new PushRuleService(storage, accountData, notifier);
-  const sync = new SyncService(storage, notifier, { events: eventPositions, account_data: accountDataPositions, receipts: receiptPositions, presence: presencePositions, to_device: toDevicePositions });
+  const sync = new SyncService(storage, notifier, { events: eventPositions, account_data: accountDataPositions, receipts: receiptPositions, presence: presencePositions, to_device: toDevicePositions, device_lists: deviceListPositions });
   const roomsProvider = new RoomsProvider(storage, eventPositions, new LazyMembersCache());
   sync.addProvider(roomsProvider);
   // Push actions for every new event, then unread counts and GET /notifications from them.
   const pushActionStore = new PushActionStore(db);
   const pushActions = new PushActionGenerator({ store: pushActionStore, roomState, pushRules, notifier, serverName: config.serverName });
   creator.onPersisted(pushActions.onPersisted);
-  roomsProvider.unread = new UnreadCountService(pushActionStore, pushActions);
+  sync.unread = new UnreadCountService(pushActionStore, pushActions);
   sync.addProvider(new AccountDataProvider(storage, accountDataPositions));
   const typing = new TypingService(roomState, notifier);
   const receiptStore = new ReceiptStore(db);
   const receipts = new ReceiptService({ storage, receipts: receiptStore, roomState, accountData, positions: receiptPositions, notifier, now: Date.now });
   const typingProvider = new TypingProvider(typing);
   const receiptsProvider = new ReceiptsProvider(receiptStore, receiptPositions);
-  // A room only these providers put in a response still needs its unread counts.
-  typingProvider.unread = receiptsProvider.unread = roomsProvider.unread;
   sync.addProvider(typingProvider);
   sync.addProvider(receiptsProvider);
   const presenceStore = new PresenceStore(db);
@@ -215,6 +224,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   sync.addProvider(new ToDeviceProvider(toDeviceStore, toDevicePositions));
   sync.onSync((requester, params) => toDevice.onSync(requester, params));
   toDevice.start();
+  const e2ee = createE2ee({ db, storage, devices, positions: deviceListPositions, eventPositions, notifier, serverName: config.serverName });
+  sync.addProvider(e2ee.syncProvider);
   const delayedEvents = new DelayedEventService(storage, new DelayedEventStore(db), rooms.messages, roomState, config.maxEventDelayDuration);
   creator.onPersisted((events) => {
     for (const { event } of events) {
@@ -252,6 +263,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sync,
     slidingSync: new SlidingSyncService(storage, sync, notifier),
     delayedEvents,
+    userDirectory: new UserDirectoryService(new UserDirectoryStore(db), config.userDirectorySearchAllUsers),
     relations: new RelationsService(storage, rooms.visibility, roomState, () => eventPositions.current()),
     pushRules,
     typing,
@@ -260,11 +272,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     media,
     presence,
     toDevice,
+    e2ee,
+    spaces: new SpaceService(storage, roomState, aliases),
+    tags: new TagService(storage, accountData),
+    search: new SearchService({ storage, index: new SearchStore(db), visibility, roomState, now: Date.now }),
   };
 
-  rooms.reads.aggregations = rooms.pagination.aggregations = services.relations;
+  rooms.reads.aggregations = rooms.pagination.aggregations = services.search.aggregations = services.relations;
   roomsProvider.relations = services.relations;
-  services.slidingSync.unread = roomsProvider.unread;
+  roomsProvider.visibility = rooms.visibility;
+  services.slidingSync.unread = sync.unread;
   const router = new ApiRouter((token) => auth.authenticate(token));
   registerClientRoutes(router, services);
   registerServerKeyRoutes(router, services);

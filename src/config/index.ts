@@ -47,6 +47,8 @@ export interface Config {
   /** The media repository beyond media_store_path and max_upload_size (see MediaConfig). */
   media: MediaConfig;
   defaultRoomVersion: string;
+  /** user_directory.search_all_users: default true — a corporate directory lists everyone. */
+  userDirectorySearchAllUsers: boolean;
   /** ms; MSC4140 delayed events are off when undefined. */
   maxEventDelayDuration?: number;
   /** ms; access tokens issued together with a refresh token expire after this. */
@@ -208,6 +210,7 @@ export function buildConfig(raw: Raw, baseDir: string): Config {
     maxUploadSize: parseSize(raw.max_upload_size ?? '50M'),
     media: buildMediaConfig(raw),
     defaultRoomVersion: raw.default_room_version ?? '11',
+    userDirectorySearchAllUsers: raw.user_directory?.search_all_users ?? true,
     maxEventDelayDuration: raw.max_event_delay_duration !== undefined ? parseDuration(raw.max_event_delay_duration) : undefined,
     refreshableAccessTokenLifetime: parseDuration(raw.refreshable_access_token_lifetime ?? '5m'),
     refreshTokenLifetime: raw.refresh_token_lifetime !== undefined ? parseDuration(raw.refresh_token_lifetime) : undefined,

@@ -28,12 +28,17 @@ import type { PushRuleService } from './push-rules.js';
 import type { SlidingSyncService } from './sliding-sync/sliding-sync.js';
 import type { DelayedEventService } from './delayed-events.js';
 import type { RelationsService } from './relations.js';
+import type { UserDirectoryService } from './user-directory.js';
 import type { TypingService } from './typing.js';
 import type { ReceiptService } from './receipts.js';
 import type { NotificationService } from './push/notifications.js';
+import type { E2eeServices } from './e2ee/index.js';
 import type { MediaServices } from './media/index.js';
 import type { PresenceService } from './presence.js';
 import type { ToDeviceService } from './to-device.js';
+import type { SpaceService } from './spaces.js';
+import type { TagService } from './tags.js';
+import type { SearchService } from './search.js';
 
 export interface RoomServices {
   state: RoomStateService;
@@ -82,6 +87,7 @@ export interface Services {
   slidingSync: SlidingSyncService;
   delayedEvents: DelayedEventService;
   relations: RelationsService;
+  userDirectory: UserDirectoryService;
   pushRules: PushRuleService;
   typing: TypingService;
   receipts: ReceiptService;
@@ -89,4 +95,8 @@ export interface Services {
   media: MediaServices;
   presence: PresenceService;
   toDevice: ToDeviceService;
+  spaces: SpaceService;
+  tags: TagService;
+  search: SearchService;
+  e2ee: E2eeServices;
 }

@@ -26,6 +26,7 @@ export const LAST_ACTIVE_GRANULARITY_MS = 60_000;
 /** A /sync with set_presence=online refreshes last_active_ts at most this often (not one write per sync). */
 export const LAST_ACTIVE_REFRESH_MS = 20_000;
 export const SWEEP_INTERVAL_MS = 5_000;
+const ASSUMED_LONG_POLL_MS = 30_000;
 
 export type PresenceMode = 'enabled' | 'disabled' | 'untracked';
 const SYNC_PRESENCE = new Set(['online', 'offline', 'unavailable']);
@@ -221,7 +222,8 @@ export class PresenceService {
     // spec: set_presence=offline means this sync does not mark the user online (Synapse: it does not count at all).
     if (this.mode !== 'enabled' || wanted === 'offline' || requester.isGuest) return;
     const now = this.now();
-    this.noteSync(requester.userId, now + Math.min(Math.max(params.timeout ?? 0, 0), MAX_TIMEOUT_MS));
+    // A caller that names no timeout (sliding sync) is assumed to long-poll as clients usually do.
+    this.noteSync(requester.userId, now + Math.min(Math.max(params.timeout ?? ASSUMED_LONG_POLL_MS, 0), MAX_TIMEOUT_MS));
     const cached = this.cache.get(requester.userId);
     // The common case, a client long-polling while online, costs no query and no write.
     if (cached && cached.state === wanted && (wanted !== 'online' || (cached.currentlyActive && now - cached.lastActiveTs < LAST_ACTIVE_REFRESH_MS))) return;

@@ -45,10 +45,6 @@ export class ReceiptService {
 
   constructor(private readonly deps: ReceiptServiceDeps) {}
 
-  current(): number {
-    return this.deps.positions.current();
-  }
-
   /** POST /rooms/{roomId}/receipt/{receiptType}/{eventId} */
   async postReceipt(requester: Requester, roomId: string, receiptType: string, eventId: string, body: JsonObject): Promise<void> {
     if (!isValidRoomId(roomId) || !eventId.startsWith('$')) throw invalidParam('A valid room ID and event ID must be specified');

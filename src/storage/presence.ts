@@ -63,6 +63,24 @@ export class PresenceStore {
     return rows;
   }
 
+  /**
+   * Current presence (up to `upTo`, not offline) of `userIds` and of every member joined to `roomIds`:
+   * what a sync owes for users who just started sharing a room with the observer.
+   */
+  async ofUsersAndRoomMembers(userIds: string[], roomIds: string[], upTo: number): Promise<PresenceRow[]> {
+    if (!userIds.length && !roomIds.length) return [];
+    const { rows } = await this.db.query<PresenceRow>(
+      `SELECT ${columns} FROM presence p
+       WHERE p.stream_id <= $3 AND p.state <> 'offline'
+         AND (p.user_id = ANY($1) OR EXISTS (
+           SELECT 1 FROM current_state c WHERE c.room_id = ANY($2) AND c.type = 'm.room.member'
+             AND c.state_key = p.user_id AND c.membership = 'join'))
+       ORDER BY p.stream_id`,
+      [userIds, roomIds, upTo],
+    );
+    return rows;
+  }
+
   /** Whether two users share a joined room. */
   async shareRoom(a: string, b: string): Promise<boolean> {
     const { rowCount } = await this.db.query(

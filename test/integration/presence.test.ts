@@ -123,6 +123,18 @@ describe('presence', () => {
     expect(presenceOf(b, bob.userId)).to.have.length(0);
   });
 
+  it("a new room peer's presence is sent when they join, both ways", async () => {
+    const erin = await t.registerUser();
+    const erinFirst = await sync(erin); // erin is online from now on, before bob's token
+    const bobFirst = await sync(bob);
+    await sdkClient(t.baseUrl, erin).joinRoom(roomId);
+    const bobRes = await sync(bob, `since=${bobFirst.body.next_batch}`);
+    expect(presenceOf(bobRes, erin.userId).map((e: any) => e.content.presence)).to.deep.equal(['online']);
+    const erinRes = await sync(erin, `since=${erinFirst.body.next_batch}`);
+    expect(presenceOf(erinRes, bob.userId).map((e: any) => e.content.presence)).to.deep.equal(['online']);
+    expect(presenceOf(erinRes, alice.userId).map((e: any) => e.content.status_msg)).to.deep.equal(['In a meeting']);
+  });
+
   it('a user who stops syncing goes offline (keeping the status message), and peers see it', async () => {
     await sdkClient(t.baseUrl, alice).setPresence({ presence: 'online', status_msg: 'Back soon' });
     const first = await sync(bob);

@@ -89,3 +89,29 @@ describe('sync: basics', () => {
     void a;
   });
 });
+
+describe('sync: history visibility', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer();
+  });
+  after(async () => t?.close());
+
+  it("keeps messages from before a user's join out of their timeline in a 'joined' room", async () => {
+    const alice = await t.registerUser();
+    const bob = await t.registerUser();
+    const roomId = (await t.request('POST', '/_matrix/client/v3/createRoom', {
+      token: alice.accessToken,
+      body: { preset: 'public_chat', initial_state: [{ type: 'm.room.history_visibility', state_key: '', content: { history_visibility: 'joined' } }] },
+    })).body.room_id;
+    await sdkClient(t.baseUrl, alice).sendTextMessage(roomId, 'before bob');
+    await sdkClient(t.baseUrl, bob).joinRoom(roomId);
+    await sdkClient(t.baseUrl, alice).sendTextMessage(roomId, 'after bob');
+    const res = await t.request('GET', '/_matrix/client/v3/sync', { token: bob.accessToken });
+    const bodies = res.body.rooms.join[roomId].timeline.events.map((e: any) => e.content.body).filter(Boolean);
+    expect(bodies).to.deep.equal(['after bob']);
+    // Alice, who was there all along, sees both.
+    const own = await t.request('GET', '/_matrix/client/v3/sync', { token: alice.accessToken });
+    expect(own.body.rooms.join[roomId].timeline.events.map((e: any) => e.content.body).filter(Boolean)).to.deep.equal(['before bob', 'after bob']);
+  });
+});

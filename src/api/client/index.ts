@@ -21,12 +21,19 @@ import { registerPushRuleRoutes } from './push-rules.js';
 import { registerSlidingSyncRoutes } from './sliding-sync.js';
 import { registerDelayedEventRoutes } from './delayed-events.js';
 import { registerRelationRoutes } from './relations.js';
+import { registerUserDirectoryRoutes } from './user-directory.js';
 import { registerTypingRoutes } from './typing.js';
 import { registerReceiptRoutes } from './receipts.js';
 import { registerNotificationRoutes } from './notifications.js';
 import { registerMediaRoutes } from '../media/index.js';
 import { registerPresenceRoutes } from './presence.js';
 import { registerToDeviceRoutes } from './to-device.js';
+import { registerKeyRoutes } from './keys.js';
+import { registerKeyBackupRoutes } from './key-backup.js';
+import { registerDehydratedDeviceRoutes } from './dehydrated-device.js';
+import { registerSpaceRoutes } from './spaces.js';
+import { registerTagRoutes } from './tags.js';
+import { registerSearchRoutes } from './search.js';
 
 export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerVersionRoutes(r, s);
@@ -49,10 +56,17 @@ export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerSlidingSyncRoutes(r, s);
   registerDelayedEventRoutes(r, s);
   registerRelationRoutes(r, s);
+  registerUserDirectoryRoutes(r, s);
   registerTypingRoutes(r, s);
   registerReceiptRoutes(r, s);
   registerNotificationRoutes(r, s);
   registerMediaRoutes(r, s);
   registerPresenceRoutes(r, s);
   registerToDeviceRoutes(r, s);
+  registerKeyRoutes(r, s);
+  registerKeyBackupRoutes(r, s);
+  registerDehydratedDeviceRoutes(r, s);
+  registerSpaceRoutes(r, s);
+  registerTagRoutes(r, s);
+  registerSearchRoutes(r, s);
 }

@@ -21,7 +21,7 @@ export function registerSyncRoutes(r: ApiRouter, s: Services): void {
       fullState: flag(query.full_state),
       filter: query.filter,
       setPresence: query.set_presence,
-      useStateAfter: flag(query.use_state_after) || flag(query['org.matrix.msc4222.use_state_after']),
+      useStateAfter: flag(query['org.matrix.msc4222.use_state_after']) ? 'unstable' : flag(query.use_state_after) ? 'stable' : false,
     });
   });
 

@@ -69,9 +69,10 @@ export class DehydratedDeviceService {
     if (!d) throw notFound('No dehydrated device available');
     const deleted = await this.storage.db.transaction(async (tx) => {
       await this.store.delete(tx, userId, d.deviceId);
+      await this.keyStore.deleteDevices(tx, userId, [d.deviceId]);
       return this.devices.deleteDevicesInTx(tx, userId, [d.deviceId], null);
     });
-    // The deletion listener removes the device's keys and announces the change.
+    // The deletion listener announces the change.
     this.devices.afterDeletion(userId, deleted);
     return { device_id: d.deviceId };
   }

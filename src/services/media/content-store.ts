@@ -5,7 +5,7 @@
  * is ever visible under its hash.
  */
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -44,6 +44,7 @@ class HashingCounter extends Transform {
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 export class ContentStore {
   private readonly tmpDir: string;
@@ -54,12 +55,18 @@ export class ContentStore {
     this.contentDir = join(root, 'content');
   }
 
-  /** Creates the folders and removes temporary files a crashed process left behind. */
-  async init(): Promise<void> {
+  /**
+   * Creates the folders and removes temporary files a crashed process left behind. Several
+   * processes may share the store, so only files untouched for an hour go: an upload in progress
+   * writes to its file all the time.
+   */
+  async init(now = Date.now()): Promise<void> {
     await mkdir(this.contentDir, { recursive: true });
     await mkdir(this.tmpDir, { recursive: true });
     for (const name of await readdir(this.tmpDir)) {
-      await rm(join(this.tmpDir, name), { force: true });
+      const path = join(this.tmpDir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && now - info.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true });
     }
   }
 
@@ -79,15 +86,33 @@ export class ContentStore {
    */
   async write(source: Readable, limit = Number.MAX_SAFE_INTEGER): Promise<StoredFile> {
     const temp = this.tempPath();
+    // Created before a byte arrives, so the cleanup below always finds it.
+    const handle = await open(temp, 'wx', 0o640);
     const counter = new HashingCounter(limit);
+    // The source is piped, not handed to pipeline(): pipeline would destroy it on a size-limit
+    // error, and destroying an HTTP request kills the socket the 413 answer must go out on.
+    const onError = (err: Error) => counter.destroy(err);
+    const onClose = () => {
+      if (!source.readableEnded) counter.destroy(new Error('the upload was cut off'));
+    };
+    source.once('error', onError);
+    source.once('close', onClose);
+    source.pipe(counter);
     try {
-      await pipeline(source, counter, createWriteStream(temp, { flags: 'wx', mode: 0o640 }));
+      await pipeline(counter, createWriteStream(temp, { fd: handle }));
       const sha256 = counter.hash.digest('hex');
       await this.moveIntoPlace(temp, sha256);
       return { sha256, length: counter.length };
     } catch (err) {
+      source.unpipe(counter);
+      await handle.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
       throw err;
+    } finally {
+      source.off('error', onError);
+      source.off('close', onClose);
+      // A request cut off after we stopped reading must not become an unhandled 'error'.
+      if (!source.readableEnded) source.on('error', () => undefined);
     }
   }
 
@@ -123,6 +148,7 @@ export class ContentStore {
 
   /** A stream of bytes [start, end] (inclusive, as HTTP ranges are) of a stored file. */
   read(sha256: string, range?: { start: number; end: number }): ReadStream {
-    return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {});
+    // Large reads: fewer, bigger chunks make a faster download for little memory per request.
+    return createReadStream(this.pathOf(sha256), { highWaterMark: 512 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 }

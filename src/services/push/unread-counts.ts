@@ -4,7 +4,7 @@
  * latest m.read / m.read.private receipt — an unthreaded receipt covers every thread, a threaded
  * one its own thread — and after the user's current join.
  */
-import type { UnreadCounts } from '../sync/rooms-provider.js';
+import type { UnreadCounts } from '../sync/unread.js';
 import type { PushActionStore } from '../../storage/push-actions.js';
 import { MAIN_THREAD, type PushActionGenerator } from './action-generator.js';
 

@@ -106,7 +106,7 @@ export class RoomReadService {
     checkRoomId(roomId);
     const stored = await this.storage.events.getEvent(eventId);
     const missing = () => notFound('Event not found');
-    if (!stored || stored.event.room_id !== roomId || stored.rejected) throw missing();
+    if (!stored || stored.event.room_id !== roomId || stored.rejected || stored.outlier) throw missing();
     const access = await this.deps.visibility.roomAccess(roomId, requester.userId);
     if (!access) throw missing();
     if (!(await this.deps.visibility.isVisible(access, stored))) throw missing();

@@ -16,7 +16,7 @@ import type { SyncService } from '../sync/sync-service.js';
 import { emptyResponse } from '../sync/sync-service.js';
 import { parseSyncFilter } from '../sync/filter.js';
 import type { SyncContext } from '../sync/types.js';
-import type { UnreadCounts } from '../sync/rooms-provider.js';
+import type { UnreadCounts } from '../sync/unread.js';
 import { tokenBefore } from '../rooms/pagination-token.js';
 import { combineConfigs, matchesRule, type RoomConfig, type SlidingSyncRequest } from './request.js';
 import { ConnectionStore, type ConnectionState, type RoomSent } from './connections.js';

@@ -1,9 +1,10 @@
 /**
  * Presence in /sync (spec: Client-Server API §11.x "Presence"): m.presence of the requester and of
  * everyone sharing a joined room with them, changed since the since token (initial sync: all who are
- * not offline, as Synapse). Only added when presence is enabled.
+ * not offline, as Synapse). A user who starts sharing a room with the requester (either joined) is
+ * sent too, whenever their presence last changed. Only added when presence is enabled.
  */
-import type { PresenceStore } from '../../storage/presence.js';
+import type { PresenceRow, PresenceStore } from '../../storage/presence.js';
 import type { StreamIdGenerator } from '../../streams/id-generator.js';
 import type { StreamNotice } from '../../streams/notifier.js';
 import type { JsonObject } from '../../matrix/types.js';
@@ -31,15 +32,41 @@ export class PresenceProvider implements SyncProvider {
     return (notice.roomIds ?? []).some((r) => ctx.interestingRooms.has(r));
   }
 
+  /**
+   * Joins this response carries (the rooms provider ran first): users who joined a room of the
+   * requester, and rooms the requester joined (all of whose members are then new peers).
+   */
+  private newPeers(ctx: SyncContext): { users: string[]; rooms: string[] } {
+    const users = new Set<string>();
+    const rooms: string[] = [];
+    for (const [roomId, room] of Object.entries(ctx.response.rooms.join)) {
+      for (const ev of [...room.state.events, ...room.timeline.events]) {
+        if (ev.type !== 'm.room.member' || typeof ev.state_key !== 'string') continue;
+        const content = ev.content as JsonObject | undefined;
+        if (content?.membership !== 'join') continue;
+        if (ev.state_key === ctx.userId) rooms.push(roomId);
+        else users.add(ev.state_key);
+      }
+    }
+    return { users: [...users], rooms };
+  }
+
   async fill(ctx: SyncContext): Promise<void> {
+    const filter = ctx.filter.presence;
+    if (filter.limit === 0) return;
     const incremental = ctx.since !== undefined && !ctx.fullState;
     const since = incremental ? ctx.since!.presence : 0;
     const to = ctx.to.presence;
     // Nothing moved on the presence stream: no query.
-    if (since >= to) return;
-    const filter = ctx.filter.presence;
-    if (filter.limit === 0) return;
-    const rows = await this.store.changedForObserver(ctx.userId, since, to, incremental || this.includeOfflineOnInitialSync);
+    let rows: PresenceRow[] = since < to ? await this.store.changedForObserver(ctx.userId, since, to, incremental || this.includeOfflineOnInitialSync) : [];
+    if (incremental) {
+      const peers = this.newPeers(ctx);
+      if (peers.users.length || peers.rooms.length) {
+        const seen = new Set(rows.map((r) => r.userId));
+        const extra = (await this.store.ofUsersAndRoomMembers(peers.users, peers.rooms, to)).filter((r) => !seen.has(r.userId));
+        rows = [...extra, ...rows];
+      }
+    }
     const events: JsonObject[] = [];
     for (const row of rows) {
       if (!passes(filter, { type: 'm.presence', sender: row.userId })) continue;

@@ -11,14 +11,12 @@ import type { JsonObject } from '../../matrix/types.js';
 import { READ_PRIVATE } from '../receipts.js';
 import { passes } from './filter.js';
 import { joinedRoom, type SyncContext, type SyncProvider } from './types.js';
-import type { UnreadCounts } from './rooms-provider.js';
 
 export class ReceiptsProvider implements SyncProvider {
   readonly stream = 'receipts' as const;
   /** Rooms by the position of their latest receipt change, so a quiet incremental sync asks no SQL. */
   private readonly changes: StreamChangeCache;
   /** Counts for rooms this provider adds to the response (set by the composition root, as on RoomsProvider). */
-  unread?: UnreadCounts;
 
   constructor(
     private readonly receipts: ReceiptStore,
@@ -67,9 +65,7 @@ export class ReceiptsProvider implements SyncProvider {
       const forType = (forEvent[r.receiptType] ??= {}) as JsonObject;
       forType[r.userId] = r.data;
     }
-    const added = [...byRoom.keys()].filter((r) => !ctx.response.rooms.join[r]);
     for (const [roomId, content] of byRoom) joinedRoom(ctx, roomId).ephemeral.events.push({ type: 'm.receipt', content });
-    await fillUnreadCounts(ctx, this.unread, added);
   }
 }
 
@@ -91,29 +87,4 @@ export function newlyJoinedRooms(ctx: SyncContext): string[] {
     if (joined) out.push(roomId);
   }
   return out;
-}
-
-/**
- * A joined-room entry an ephemeral provider adds (the rooms provider had nothing for the room)
- * must still carry the room's real unread counts: clients take a room entry's counts as current,
- * and the reader's own receipt is exactly what resets them. One query for all the rooms.
- */
-export async function fillUnreadCounts(ctx: SyncContext, unread: UnreadCounts | undefined, roomIds: string[]): Promise<void> {
-  if (!unread || !roomIds.length) return;
-  const counts = await unread.counts(ctx.userId, roomIds);
-  for (const roomId of roomIds) {
-    const u = counts.get(roomId);
-    const entry = ctx.response.rooms.join[roomId];
-    if (!u || !entry) continue;
-    let { notification_count, highlight_count } = u;
-    if (ctx.filter.room.timeline.unreadThreadNotifications && Object.keys(u.threads).length) {
-      // spec: with unread_thread_notifications the room's counts are the main timeline's only.
-      entry.unread_thread_notifications = u.threads;
-      for (const t of Object.values(u.threads)) {
-        notification_count -= t.notification_count;
-        highlight_count -= t.highlight_count;
-      }
-    }
-    entry.unread_notifications = { notification_count, highlight_count };
-  }
 }

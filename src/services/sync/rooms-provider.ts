@@ -12,6 +12,7 @@ import { stateKeyOf, splitStateKey, type JsonObject } from '../../matrix/types.j
 import { toStrippedState } from '../rooms/client-events.js';
 import { clientEventsOf } from '../rooms/room-reads.js';
 import { RelationsService } from '../relations.js';
+import type { VisibilityService } from '../rooms/visibility.js';
 import { toFederationFormat } from '../../matrix/pdu.js';
 import { getRoomVersion } from '../../matrix/room-versions.js';
 import { applyEventFields, passes } from './filter.js';
@@ -24,9 +25,6 @@ const MAX_TIMELINE_LIMIT = 500;
 /** spec: Client-Server API §9.x "Stripped state": the state an invitee or knocker may see. */
 const STRIPPED_STATE_TYPES = ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.encryption', 'm.room.topic'];
 
-export interface UnreadCounts {
-  counts(userId: string, roomIds: string[]): Promise<Map<string, { notification_count: number; highlight_count: number; threads: Record<string, { notification_count: number; highlight_count: number }> }>>;
-}
 
 interface Membership {
   roomId: string;
@@ -42,7 +40,8 @@ export class RoomsProvider implements SyncProvider {
   /** Users by the position of their latest membership change. */
   readonly membershipChanges: StreamChangeCache;
   private readonly memberships = new Map<string, { at: number; rows: Membership[] }>();
-  unread?: UnreadCounts;
+  /** Applies history visibility to timelines when set. */
+  visibility?: VisibilityService;
   /** Bundles aggregations (threads, edits…) into timeline events when set. */
   relations?: RelationsService;
 
@@ -81,6 +80,21 @@ export class RoomsProvider implements SyncProvider {
     if (this.memberships.size > 50_000) this.memberships.clear();
     this.memberships.set(userId, { at: to, rows });
     return rows;
+  }
+
+  /**
+   * spec: history visibility applies to the timeline too. Events after the user's current join
+   * are theirs to see; only a page reaching back before that join (a room joined since the
+   * token, an initial sync) is checked, so most rooms cost nothing here.
+   */
+  private async applyVisibility(ctx: SyncContext, pages: Map<string, StoredEvent[]>, joinedAt: Map<string, number>): Promise<void> {
+    if (!this.visibility) return;
+    for (const [roomId, page] of pages) {
+      const since = joinedAt.get(roomId);
+      if (since === undefined || !page.some((e) => e.streamOrdering < since)) continue;
+      const access = await this.visibility.roomAccess(roomId, ctx.userId);
+      if (access) pages.set(roomId, await this.visibility.visibleEvents(access, page));
+    }
   }
 
   /**
@@ -140,9 +154,9 @@ export class RoomsProvider implements SyncProvider {
     const stateEvents = await storage.events.getEvents(wantedStateEvents);
 
     const pages = new Map(roomsInResponse.map((r) => [r, (timelines.get(r) ?? []).slice(0, limit).reverse()]));
+    await this.applyVisibility(ctx, pages, new Map(joined.map((m) => [m.roomId, m.stream])));
     const formatted = await this.formatAll(ctx, [...pages.values()].flat(), [...stateEvents.values()]);
     const summaries = await storage.timeline.summaries(roomsInResponse, ctx.userId);
-    const unread = this.unread ? await this.unread.counts(ctx.userId, roomsInResponse) : new Map();
 
     for (const roomId of roomsInResponse) {
       const events = (timelines.get(roomId) ?? []).slice();
@@ -159,28 +173,16 @@ export class RoomsProvider implements SyncProvider {
           .map((e) => formatted.get(e.event.event_id)!);
       }
       if (ctx.useStateAfter) {
-        // MSC4222: state_after is the state at the end of the timeline, replacing `state`.
+        // MSC4222: state_after is the state at the end of the timeline, replacing `state`; it is
+        // named as the client asked (matrix-js-sdk asks, and reads, the unstable name).
         const after = new Map<string, JsonObject>();
         for (const ev of entry.state.events) after.set(stateKeyOf(String(ev.type), String(ev.state_key)), ev);
         for (const ev of entry.timeline.events) if (ev.state_key !== undefined) after.set(stateKeyOf(String(ev.type), String(ev.state_key)), ev);
-        entry.state_after = { events: [...after.values()] };
+        entry[ctx.useStateAfter === 'unstable' ? 'org.matrix.msc4222.state_after' : 'state_after'] = { events: [...after.values()] };
         entry.state = { events: [] };
       }
       const s = summaries.get(roomId);
       if (s) entry.summary = { 'm.heroes': s.heroes, 'm.joined_member_count': s.joined, 'm.invited_member_count': s.invited };
-      const u = unread.get(roomId);
-      if (u) {
-        let { notification_count, highlight_count } = u;
-        if (ctx.filter.room.timeline.unreadThreadNotifications && Object.keys(u.threads).length) {
-          // spec: with unread_thread_notifications the room's counts are the main timeline's only.
-          entry.unread_thread_notifications = u.threads;
-          for (const t of Object.values(u.threads) as { notification_count: number; highlight_count: number }[]) {
-            notification_count -= t.notification_count;
-            highlight_count -= t.highlight_count;
-          }
-        }
-        entry.unread_notifications = { notification_count, highlight_count };
-      }
       ctx.response.rooms.join[roomId] = entry;
     }
 

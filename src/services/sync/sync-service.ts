@@ -10,6 +10,8 @@ import type { JsonObject, JsonValue } from '../../matrix/types.js';
 import { MatrixError } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import { parseSyncFilter, type SyncFilter } from './filter.js';
+import { fillUnreadCounts } from './unread.js';
+import type { UnreadCounts } from './unread.js';
 import type { SyncContext, SyncProvider, SyncResponse } from './types.js';
 
 /** Long-polls are capped (Synapse has no cap; clients ask for 30 s). */
@@ -22,11 +24,13 @@ export interface SyncParams {
   /** A filter ID or inline JSON. */
   filter?: string;
   setPresence?: string;
-  useStateAfter?: boolean;
+  useStateAfter?: false | 'stable' | 'unstable';
 }
 
 export class SyncService {
   private readonly providers: SyncProvider[] = [];
+  /** Unread notification counts, filled for every joined room of a response. */
+  unread?: UnreadCounts;
   private readonly beforeSync: ((requester: Requester, params: SyncParams) => Promise<void>)[] = [];
 
   constructor(
@@ -130,13 +134,14 @@ export class SyncService {
           since,
           to,
           fullState: params.fullState === true,
-          useStateAfter: params.useStateAfter === true,
+          useStateAfter: params.useStateAfter ?? false,
           now: this.now(),
           response: emptyResponse(formatSyncToken(to)),
           joinedRooms: [],
           interestingRooms: new Set(),
         };
         for (const p of this.providers) await p.fill(ctx);
+        await fillUnreadCounts(ctx, this.unread);
         const remaining = deadline - this.now();
         if (!since || ctx.fullState || !isEmpty(ctx.response) || remaining <= 0) return ctx.response;
         if (!woken) {

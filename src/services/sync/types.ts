@@ -9,6 +9,7 @@ export interface JoinedRoomSync {
   timeline: { events: JsonObject[]; limited: boolean; prev_batch?: string };
   state: { events: JsonObject[] };
   state_after?: { events: JsonObject[] };
+  'org.matrix.msc4222.state_after'?: { events: JsonObject[] };
   ephemeral: { events: JsonObject[] };
   account_data: { events: JsonObject[] };
   summary: JsonObject;
@@ -41,7 +42,8 @@ export interface SyncContext {
   since?: SyncPositions;
   to: SyncPositions;
   fullState: boolean;
-  useStateAfter: boolean;
+  /** MSC4222: which name the client asked for, or false. */
+  useStateAfter: false | 'stable' | 'unstable';
   now: number;
   response: SyncResponse;
   /** Filled by the rooms provider, which runs first. */

@@ -6,14 +6,11 @@
 import type { StreamNotice } from '../../streams/notifier.js';
 import type { TypingService } from '../typing.js';
 import { passes } from './filter.js';
-import { fillUnreadCounts, newlyJoinedRooms } from './receipts-provider.js';
-import type { UnreadCounts } from './rooms-provider.js';
+import { newlyJoinedRooms } from './receipts-provider.js';
 import { joinedRoom, type SyncContext, type SyncProvider } from './types.js';
 
 export class TypingProvider implements SyncProvider {
   readonly stream = 'typing' as const;
-  /** Counts for rooms this provider adds to the response (see fillUnreadCounts). */
-  unread?: UnreadCounts;
 
   constructor(private readonly typing: TypingService) {}
 
@@ -33,12 +30,9 @@ export class TypingProvider implements SyncProvider {
     const rooms = new Set(this.typing.changedRooms(ctx.joinedRooms, since));
     // A room joined since the token is new to the client: tell it who is typing there already.
     if (since !== undefined) for (const r of this.typing.changedRooms(newlyJoinedRooms(ctx), undefined)) rooms.add(r);
-    const added: string[] = [];
     for (const roomId of rooms) {
       if (!passes(filter, { type: 'm.typing', room_id: roomId })) continue;
-      if (!ctx.response.rooms.join[roomId]) added.push(roomId);
       joinedRoom(ctx, roomId).ephemeral.events.push({ type: 'm.typing', content: { user_ids: this.typing.typingIn(roomId) } });
     }
-    await fillUnreadCounts(ctx, this.unread, added);
   }
 }

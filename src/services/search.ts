@@ -1,0 +1,391 @@
+/**
+ * Server-side search (spec: Client-Server API §11.x "Server Side Search", POST /search): the
+ * room_events category over the rooms the user is joined to, with PostgreSQL full-text search in
+ * Russian and English (storage/search.ts), history visibility on every result, event context with
+ * profiles, the rooms' current state, groupings and next_batch pagination.
+ *
+ * The index is filled inside the transaction that stores an event (a trigger, migration 012), not
+ * from EventCreator.onPersisted: listeners run after commit and are not awaited by the send, so a
+ * message could be missing from a search made right after its send returned. A redaction removes
+ * its event from the index in the same way.
+ */
+import type { Storage } from '../storage/index.js';
+import type { StoredEvent } from '../storage/events.js';
+import type { SearchCandidate, SearchCursor, SearchOrder, SearchStore } from '../storage/search.js';
+import { stateKeyOf, type JsonObject } from '../matrix/types.js';
+import { MatrixError, badJson, invalidParam } from '../errors.js';
+import type { Requester } from './auth.js';
+import type { VisibilityService, RoomAccess } from './rooms/visibility.js';
+import type { RoomStateService } from './rooms/room-state.js';
+import { clientEventsOf, type AggregationSource } from './rooms/room-reads.js';
+import { parseRoomEventFilter, type RoomEventFilter } from './rooms/event-filter.js';
+import { tokenAfter, tokenBefore } from './rooms/pagination-token.js';
+import { positionOf } from './rooms/visibility.js';
+
+export const SEARCH_KEYS = ['content.body', 'content.name', 'content.topic'] as const;
+/** spec: filter.limit; Synapse's default page is 10. */
+const DEFAULT_LIMIT = 10;
+const MAX_LIMIT = 100;
+/** spec: event_context before_limit / after_limit default to 5. */
+const DEFAULT_CONTEXT = 5;
+const MAX_CONTEXT = 100;
+/** Candidates hidden by history visibility are replaced by fetching again, this many times. */
+const MAX_ROUNDS = 5;
+const MAX_TERM_LENGTH = 1000;
+
+type GroupKey = 'room_id' | 'sender';
+
+interface RoomEventsCriteria {
+  term: string;
+  keys: string[];
+  filter: RoomEventFilter;
+  order: SearchOrder;
+  context?: { before: number; after: number; includeProfile: boolean };
+  includeState: boolean;
+  groupBy: GroupKey[];
+}
+
+/** The opaque next_batch: where the last page stopped, and a group it is limited to. */
+interface BatchToken {
+  order: SearchOrder;
+  cursor: SearchCursor;
+  room?: string;
+  sender?: string;
+}
+
+export function encodeBatchToken(t: BatchToken): string {
+  const json: Record<string, unknown> = { o: t.order, s: t.cursor.stream };
+  if (t.cursor.rank !== undefined) json.r = t.cursor.rank;
+  if (t.room) json.room = t.room;
+  if (t.sender) json.sender = t.sender;
+  return Buffer.from(JSON.stringify(json)).toString('base64url');
+}
+
+export function decodeBatchToken(token: string): BatchToken {
+  const bad = () => invalidParam(`Invalid next_batch token: ${JSON.stringify(token.slice(0, 100))}`);
+  if (!/^[A-Za-z0-9_-]{1,2000}$/.test(token)) throw bad();
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw bad();
+  const j = json as Record<string, unknown>;
+  if ((j.o !== 'rank' && j.o !== 'recent') || !Number.isSafeInteger(j.s)) throw bad();
+  if (j.o === 'rank' && (typeof j.r !== 'number' || !Number.isFinite(j.r))) throw bad();
+  if (j.room !== undefined && (typeof j.room !== 'string' || !j.room.startsWith('!'))) throw bad();
+  if (j.sender !== undefined && (typeof j.sender !== 'string' || !j.sender.startsWith('@'))) throw bad();
+  return {
+    order: j.o,
+    cursor: { stream: j.s as number, rank: j.o === 'rank' ? (j.r as number) : undefined },
+    room: j.room as string | undefined,
+    sender: j.sender as string | undefined,
+  };
+}
+
+function intIn(value: unknown, name: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw badJson(`${name} must be a non-negative integer`);
+  return Math.min(value, max);
+}
+
+/** Reads the room_events criteria past what the spec's schema (checked by the router) says. */
+export function parseCriteria(body: JsonObject): RoomEventsCriteria {
+  const categories = body.search_categories as JsonObject;
+  const unknown = Object.keys(categories).filter((k) => k !== 'room_events');
+  if (unknown.length) throw invalidParam(`Unknown search category ${unknown.map((k) => `'${k}'`).join(', ')}: only room_events is supported`);
+  const room = categories.room_events as JsonObject | undefined;
+  if (!room) throw new MatrixError(400, 'M_BAD_JSON', "Missing field 'search_categories.room_events'");
+  const term = room.search_term as string;
+  if (!term.trim()) throw invalidParam('search_term must not be empty');
+  if (term.length > MAX_TERM_LENGTH) throw invalidParam(`search_term is longer than ${MAX_TERM_LENGTH} characters`);
+  if (term.includes('\0')) throw invalidParam('search_term may not contain the NUL character');
+  const keys = (room.keys as string[] | undefined) ?? [...SEARCH_KEYS];
+  const filter = room.filter === undefined ? parseRoomEventFilter({}) : parseRoomEventFilter(room.filter, { errcode: 'M_BAD_JSON', where: 'filter' });
+  const ctx = room.event_context as JsonObject | undefined;
+  const groupBy = ((room.groupings as JsonObject | undefined)?.group_by as JsonObject[] | undefined) ?? [];
+  for (const g of groupBy) {
+    if (g.key !== 'room_id' && g.key !== 'sender') throw badJson("groupings.group_by[].key must be 'room_id' or 'sender'");
+  }
+  return {
+    term,
+    keys: [...new Set(keys)],
+    filter,
+    order: (room.order_by as SearchOrder | undefined) ?? 'rank',
+    context: ctx
+      ? {
+          before: intIn(ctx.before_limit, 'event_context.before_limit', DEFAULT_CONTEXT, MAX_CONTEXT),
+          after: intIn(ctx.after_limit, 'event_context.after_limit', DEFAULT_CONTEXT, MAX_CONTEXT),
+          includeProfile: ctx.include_profile === true,
+        }
+      : undefined,
+    includeState: room.include_state === true,
+    groupBy: [...new Set(groupBy.map((g) => g.key as GroupKey))],
+  };
+}
+
+/** Intersects a filter list with the one value a group token is limited to. */
+function narrow(list: string[] | undefined, value: string | undefined): string[] | undefined {
+  if (value === undefined) return list;
+  return list ? list.filter((v) => v === value) : [value];
+}
+
+function searchTextOf(e: StoredEvent): string | undefined {
+  const c = e.event.content;
+  const value = e.event.type === 'm.room.message' ? c.body : e.event.type === 'm.room.name' ? c.name : e.event.type === 'm.room.topic' ? c.topic : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+export interface SearchDeps {
+  storage: Storage;
+  index: SearchStore;
+  visibility: VisibilityService;
+  roomState: RoomStateService;
+  now: () => number;
+}
+
+interface Found {
+  event: StoredEvent;
+  rank: number;
+}
+
+export class SearchService {
+  /** Bundled aggregations of the results; set by the composition root once the relations service exists. */
+  aggregations?: AggregationSource;
+
+  constructor(private readonly deps: SearchDeps) {}
+
+  /** POST /search */
+  async search(requester: Requester, body: JsonObject, nextBatch?: string): Promise<JsonObject> {
+    const criteria = parseCriteria(body);
+    const token = nextBatch === undefined ? undefined : decodeBatchToken(nextBatch);
+    if (token && token.order !== criteria.order) throw invalidParam(`next_batch belongs to a search ordered by ${token.order}, not ${criteria.order}`);
+    const { storage, index } = this.deps;
+    const filter = criteria.filter;
+    const limit = Math.min(filter.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
+    const ignored = await this.ignoredUsers(requester.userId);
+    const accessOf = this.accessCache(requester.userId);
+
+    const found: Found[] = [];
+    let cursor = token?.cursor;
+    let exhausted = false;
+    let count: number | undefined;
+    let fetch = limit + 1;
+    for (let round = 0; round < MAX_ROUNDS && found.length < limit; round++) {
+      const page = await index.search({
+        term: criteria.term,
+        userId: requester.userId,
+        keys: criteria.keys,
+        order: criteria.order,
+        after: cursor,
+        limit: fetch,
+        rooms: narrow(filter.rooms, token?.room),
+        notRooms: filter.notRooms,
+        types: filter.types,
+        notTypes: filter.notTypes,
+        senders: narrow(filter.senders, token?.sender),
+        notSenders: filter.notSenders,
+        containsUrl: filter.containsUrl,
+        withCount: round === 0,
+      });
+      if (round === 0) count = page.count;
+      const visible = await this.visibleOf(page.candidates, accessOf, ignored);
+      let used = 0;
+      for (const c of page.candidates) {
+        if (found.length >= limit) break;
+        used++;
+        cursor = { stream: c.stream, rank: criteria.order === 'rank' ? c.rank : undefined };
+        const event = visible.get(c.eventId);
+        if (event) found.push({ event, rank: c.rank });
+      }
+      // Fewer rows than asked for, all of them used: nothing lies beyond the cursor.
+      if (page.candidates.length < fetch && used === page.candidates.length) {
+        exhausted = true;
+        break;
+      }
+      // Refill what history visibility hid, asking for more each time.
+      fetch = Math.min(fetch * 2, 1000);
+    }
+    // A search that saw every match in one request knows its exact count.
+    if (!token && exhausted) count = found.length;
+
+    const now = this.deps.now();
+    const events = found.map((f) => f.event);
+    const clientEvents = await clientEventsOf(storage, events, now, requester, this.aggregations);
+    const results: JsonObject[] = found.map((f, i) => ({ rank: f.rank, result: clientEvents[i]! }));
+    if (criteria.context) {
+      const contexts = await Promise.all(found.map((f) => this.contextOf(requester, f.event, criteria.context!, filter, accessOf, ignored, now)));
+      contexts.forEach((c, i) => (results[i]!.context = c));
+    }
+
+    const out: JsonObject = {
+      count: count ?? found.length,
+      results,
+      highlights: await index.highlights(criteria.term, events.map(searchTextOf).filter((t): t is string => t !== undefined)),
+    };
+    const next = !exhausted && cursor ? { order: criteria.order, cursor } : undefined;
+    if (next) out.next_batch = encodeBatchToken({ ...next, room: token?.room, sender: token?.sender });
+    if (criteria.includeState) out.state = await this.stateOf(requester, [...new Set(events.map((e) => e.event.room_id))], now);
+    if (criteria.groupBy.length) {
+      const groups: JsonObject = {};
+      for (const key of criteria.groupBy) groups[key] = this.group(found, key, next ? (value) => encodeBatchToken({ ...next, room: token?.room, sender: token?.sender, [key === 'room_id' ? 'room' : 'sender']: value }) : undefined);
+      out.groups = groups;
+    }
+    return { search_categories: { room_events: out } };
+  }
+
+  /**
+   * spec: groups — for each value of the key, the IDs of its results on this page; `order` is
+   * higher for groups whose best result comes first (as Synapse, higher ranks first).
+   */
+  private group(found: Found[], key: GroupKey, nextOf?: (value: string) => string): JsonObject {
+    const byValue = new Map<string, string[]>();
+    for (const f of found) {
+      const value = key === 'room_id' ? f.event.event.room_id : f.event.event.sender;
+      const list = byValue.get(value) ?? byValue.set(value, []).get(value)!;
+      list.push(f.event.event.event_id);
+    }
+    const out: JsonObject = {};
+    let i = 0;
+    for (const [value, ids] of byValue) {
+      const entry: JsonObject = { results: ids, order: byValue.size - i++ };
+      if (nextOf) entry.next_batch = nextOf(value);
+      out[value] = entry;
+    }
+    return out;
+  }
+
+  /** spec: Client-Server API §"Ignoring Users": their messages are not shown. */
+  private async ignoredUsers(userId: string): Promise<Set<string>> {
+    const content = await this.deps.storage.accountData.get(userId, '', 'm.ignored_user_list');
+    const map = content?.ignored_users;
+    return map && typeof map === 'object' && !Array.isArray(map) ? new Set(Object.keys(map)) : new Set();
+  }
+
+  /** The user's standing per room, read once per request. */
+  private accessCache(userId: string): (roomId: string) => Promise<RoomAccess | undefined> {
+    const cache = new Map<string, Promise<RoomAccess | undefined>>();
+    return (roomId) => {
+      let p = cache.get(roomId);
+      if (!p) cache.set(roomId, (p = this.deps.visibility.roomAccess(roomId, userId)));
+      return p;
+    };
+  }
+
+  /**
+   * The candidates the user may see (spec: "only events the user may see per history
+   * visibility"): stored, not rejected, not redacted, not from an ignored user, in a room the user
+   * is still joined to, and visible per the room's history visibility at the event.
+   */
+  private async visibleOf(
+    candidates: SearchCandidate[],
+    accessOf: (roomId: string) => Promise<RoomAccess | undefined>,
+    ignored: Set<string>,
+  ): Promise<Map<string, StoredEvent>> {
+    const out = new Map<string, StoredEvent>();
+    if (!candidates.length) return out;
+    const ids = candidates.map((c) => c.eventId);
+    const [loaded, redactions] = await Promise.all([this.deps.storage.events.getEvents(ids), this.deps.storage.events.redactionsOf(ids)]);
+    const byRoom = new Map<string, StoredEvent[]>();
+    for (const id of ids) {
+      const e = loaded.get(id);
+      if (!e || e.rejected || e.outlier || redactions.has(id) || ignored.has(e.event.sender)) continue;
+      const list = byRoom.get(e.event.room_id) ?? byRoom.set(e.event.room_id, []).get(e.event.room_id)!;
+      list.push(e);
+    }
+    await Promise.all(
+      [...byRoom].map(async ([roomId, events]) => {
+        const access = await accessOf(roomId);
+        if (!access || access.membership !== 'join') return;
+        for (const e of await this.deps.visibility.visibleEvents(access, events)) out.set(e.event.event_id, e);
+      }),
+    );
+    return out;
+  }
+
+  /** spec: event_context — events around the result (the search's filter applies), tokens, profiles. */
+  private async contextOf(
+    requester: Requester,
+    result: StoredEvent,
+    limits: { before: number; after: number; includeProfile: boolean },
+    filter: RoomEventFilter,
+    accessOf: (roomId: string) => Promise<RoomAccess | undefined>,
+    ignored: Set<string>,
+    now: number,
+  ): Promise<JsonObject> {
+    const { storage, visibility } = this.deps;
+    const roomId = result.event.room_id;
+    const access = (await accessOf(roomId))!;
+    const at = positionOf(result);
+    const page = async (dir: 'b' | 'f', n: number): Promise<{ rows: StoredEvent[]; visible: StoredEvent[] }> => {
+      if (n === 0) return { rows: [], visible: [] };
+      const rows = await storage.events.paginate({
+        roomId,
+        dir,
+        from: at,
+        limit: n,
+        maxStream: Number.MAX_SAFE_INTEGER,
+        types: filter.types,
+        notTypes: filter.notTypes,
+        senders: filter.senders,
+        notSenders: filter.notSenders,
+        containsUrl: filter.containsUrl,
+      });
+      const shown = rows.filter((e) => e.event.state_key !== undefined || !ignored.has(e.event.sender));
+      return { rows, visible: await visibility.visibleEvents(access, shown) };
+    };
+    const [before, after] = await Promise.all([page('b', limits.before), page('f', limits.after)]);
+    const oldest = before.rows[before.rows.length - 1] ?? result;
+    const newest = after.rows[after.rows.length - 1] ?? result;
+    const [eventsBefore, eventsAfter] = await Promise.all([
+      clientEventsOf(storage, before.visible, now, requester, this.aggregations),
+      clientEventsOf(storage, after.visible, now, requester, this.aggregations),
+    ]);
+    const context: JsonObject = {
+      events_before: eventsBefore,
+      events_after: eventsAfter,
+      start: tokenBefore(positionOf(oldest)),
+      end: tokenAfter(positionOf(newest)),
+    };
+    if (limits.includeProfile) {
+      // spec: "the historic profile information": the senders' member events in the state at
+      // the last event of the context.
+      const last = after.visible[after.visible.length - 1] ?? result;
+      const stateIds = await this.deps.roomState.stateIdsAt(last, 'after');
+      const senders = new Set([...before.visible, result, ...after.visible].map((e) => e.event.sender));
+      const memberIds = new Map<string, string>();
+      for (const s of senders) {
+        const id = stateIds.get(stateKeyOf('m.room.member', s));
+        if (id) memberIds.set(s, id);
+      }
+      const members = await storage.events.getEvents(memberIds.values());
+      const profiles: JsonObject = {};
+      for (const [sender, id] of memberIds) {
+        const content = members.get(id)?.event.content;
+        if (!content) continue;
+        const profile: JsonObject = {};
+        if (typeof content.displayname === 'string') profile.displayname = content.displayname;
+        if (typeof content.avatar_url === 'string') profile.avatar_url = content.avatar_url;
+        profiles[sender] = profile;
+      }
+      context.profile_info = profiles;
+    }
+    return context;
+  }
+
+  /** spec: include_state — the current state of each room in the results. */
+  private async stateOf(requester: Requester, roomIds: string[], now: number): Promise<JsonObject> {
+    const out: JsonObject = {};
+    await Promise.all(
+      roomIds.map(async (roomId) => {
+        const ids = await this.deps.roomState.currentStateIds(roomId);
+        const keys = [...ids.keys()].sort();
+        const loaded = await this.deps.storage.events.getEvents(keys.map((k) => ids.get(k)!));
+        const events = keys.map((k) => loaded.get(ids.get(k)!)).filter((e): e is StoredEvent => !!e);
+        out[roomId] = await clientEventsOf(this.deps.storage, events, now, requester);
+      }),
+    );
+    return out;
+  }
+}
