@@ -224,6 +224,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   sync.addProvider(new ToDeviceProvider(toDeviceStore, toDevicePositions));
   sync.onSync((requester, params) => toDevice.onSync(requester, params));
   toDevice.start();
+  devices.onDeletion((userId, deviceIds) => void toDevice.forgetDevices(userId, deviceIds).catch(() => undefined));
   const e2ee = createE2ee({ db, storage, devices, positions: deviceListPositions, eventPositions, notifier, serverName: config.serverName });
   sync.addProvider(e2ee.syncProvider);
   const delayedEvents = new DelayedEventService(storage, new DelayedEventStore(db), rooms.messages, roomState, config.maxEventDelayDuration);

@@ -148,6 +148,8 @@ export interface SearchDeps {
 interface Found {
   event: StoredEvent;
   rank: number;
+  /** Where a page that ends with this result continues. */
+  cursor: SearchCursor;
 }
 
 export class SearchService {
@@ -167,18 +169,20 @@ export class SearchService {
     const ignored = await this.ignoredUsers(requester.userId);
     const accessOf = this.accessCache(requester.userId);
 
-    const found: Found[] = [];
-    let cursor = token?.cursor;
+    // One result beyond the page is looked for, so that next_batch is only given when there is
+    // more the user may see.
+    let found: Found[] = [];
+    let examined = token?.cursor;
     let exhausted = false;
     let count: number | undefined;
     let fetch = limit + 1;
-    for (let round = 0; round < MAX_ROUNDS && found.length < limit; round++) {
+    for (let round = 0; round < MAX_ROUNDS && found.length <= limit; round++) {
       const page = await index.search({
         term: criteria.term,
         userId: requester.userId,
         keys: criteria.keys,
         order: criteria.order,
-        after: cursor,
+        after: examined,
         limit: fetch,
         rooms: narrow(filter.rooms, token?.room),
         notRooms: filter.notRooms,
@@ -191,22 +195,26 @@ export class SearchService {
       });
       if (round === 0) count = page.count;
       const visible = await this.visibleOf(page.candidates, accessOf, ignored);
-      let used = 0;
       for (const c of page.candidates) {
-        if (found.length >= limit) break;
-        used++;
-        cursor = { stream: c.stream, rank: criteria.order === 'rank' ? c.rank : undefined };
+        examined = { stream: c.stream, rank: criteria.order === 'rank' ? c.rank : undefined };
         const event = visible.get(c.eventId);
-        if (event) found.push({ event, rank: c.rank });
+        if (event) found.push({ event, rank: c.rank, cursor: examined });
+        if (found.length > limit) break;
       }
-      // Fewer rows than asked for, all of them used: nothing lies beyond the cursor.
-      if (page.candidates.length < fetch && used === page.candidates.length) {
+      if (page.candidates.length < fetch && found.length <= limit) {
         exhausted = true;
         break;
       }
       // Refill what history visibility hid, asking for more each time.
       fetch = Math.min(fetch * 2, 1000);
     }
+    // The next page starts after the last result shown, or after all that was examined when
+    // history visibility hid so much that the rounds ran out.
+    let cursor: SearchCursor | undefined;
+    if (found.length > limit) {
+      found = found.slice(0, limit);
+      cursor = found[limit - 1]!.cursor;
+    } else if (!exhausted) cursor = examined;
     // A search that saw every match in one request knows its exact count.
     if (!token && exhausted) count = found.length;
 
@@ -224,7 +232,7 @@ export class SearchService {
       results,
       highlights: await index.highlights(criteria.term, events.map(searchTextOf).filter((t): t is string => t !== undefined)),
     };
-    const next = !exhausted && cursor ? { order: criteria.order, cursor } : undefined;
+    const next = cursor ? { order: criteria.order, cursor } : undefined;
     if (next) out.next_batch = encodeBatchToken({ ...next, room: token?.room, sender: token?.sender });
     if (criteria.includeState) out.state = await this.stateOf(requester, [...new Set(events.map((e) => e.event.room_id))], now);
     if (criteria.groupBy.length) {

@@ -123,6 +123,12 @@ export class ToDeviceService {
     }
   }
 
+  /** A deleted device's inbox goes with it (a new login reusing the device ID must not read it). */
+  async forgetDevices(userId: string, deviceIds: string[]): Promise<void> {
+    await this.deps.store.deleteForDevices(userId, deviceIds);
+    for (const d of deviceIds) this.acknowledged.delete(`${userId}|${d}`);
+  }
+
   /** The /sync hook: a since token acknowledges every message up to its to_device position. */
   async onSync(requester: Requester, params: SyncParams): Promise<void> {
     if (!requester.deviceId || !params.since) return;

@@ -46,14 +46,22 @@ export class E2eeKeyStore {
 
   /** Keys of the listed devices of each user (an empty list: all devices), only of devices that exist. */
   async queryDeviceKeys(all: string[], some: { userId: string; deviceId: string }[]): Promise<DeviceKeysRow[]> {
-    const { rows } = await this.db.query<{ user_id: string; device_id: string; key_json: string; display_name: string | null }>(
-      `SELECT k.user_id, k.device_id, k.key_json, d.display_name FROM e2e_device_keys k
-         JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id
-       WHERE k.user_id = ANY($1)
-          OR (k.user_id, k.device_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
-      [all, some.map((s) => s.userId), some.map((s) => s.deviceId)],
-    );
-    return rows.map((r) => ({ userId: r.user_id, deviceId: r.device_id, keyJson: r.key_json, displayName: r.display_name }));
+    if (!all.length && !some.length) return [];
+    const select = `SELECT k.user_id, k.device_id, k.key_json, d.display_name FROM e2e_device_keys k
+         JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id`;
+    // Separate statements for the two forms keep each on its index.
+    const parts: Promise<{ rows: { user_id: string; device_id: string; key_json: string; display_name: string | null }[] }>[] = [];
+    if (all.length) parts.push(this.db.query(`${select} WHERE k.user_id = ANY($1)`, [all]));
+    if (some.length) {
+      parts.push(
+        this.db.query(`${select} WHERE (k.user_id, k.device_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [some.map((s) => s.userId), some.map((s) => s.deviceId)]),
+      );
+    }
+    const out: DeviceKeysRow[] = [];
+    for (const { rows } of await Promise.all(parts)) {
+      for (const r of rows) out.push({ userId: r.user_id, deviceId: r.device_id, keyJson: r.key_json, displayName: r.display_name });
+    }
+    return out;
   }
 
   async setDeviceKeys(tx: Queryable, userId: string, deviceId: string, keyJson: string, now: number): Promise<void> {

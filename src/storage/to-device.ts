@@ -2,7 +2,7 @@
  * device_inbox and to_device_txns: send-to-device messages wait in the inbox until the device
  * acknowledges them with a later since token (spec: Client-Server API §11.x "Send-to-Device messaging").
  */
-import type { Database, Queryable } from './database.js';
+import type { Database } from './database.js';
 import type { JsonObject } from '../matrix/types.js';
 
 export interface InboxMessage {
@@ -68,8 +68,8 @@ export class ToDeviceStore {
     return res.rowCount ?? 0;
   }
 
-  async deleteForDevices(tx: Queryable, userId: string, deviceIds: string[]): Promise<void> {
-    await tx.query('DELETE FROM device_inbox WHERE user_id = $1 AND device_id = ANY($2)', [userId, deviceIds]);
+  async deleteForDevices(userId: string, deviceIds: string[]): Promise<void> {
+    await this.db.query('DELETE FROM device_inbox WHERE user_id = $1 AND device_id = ANY($2)', [userId, deviceIds]);
   }
 
   /** Forgets transactions older than `before` (a client retries within minutes, not days). */

@@ -193,9 +193,12 @@ export class KeyService {
       if (entries > MAX_QUERY_ENTRIES) throw tooLarge(`At most ${MAX_QUERY_ENTRIES} users and devices per query`);
     }
 
-    const [rows, crossSigning] = await Promise.all([this.store.queryDeviceKeys(allDevices, someDevices), this.store.crossSigningKeys(localUsers)]);
-    const signatureTargets = [...rows.map((r) => ({ userId: r.userId, keyId: r.deviceId })), ...crossSigning.filter((k) => k.keyType === 'master').map((k) => ({ userId: k.userId, keyId: k.publicKey }))];
-    const signatures = await this.store.signaturesOf(signatureTargets);
+    // Three independent reads, in parallel; signatures of keys not returned are simply unused.
+    const [rows, crossSigning, signatures] = await Promise.all([
+      this.store.queryDeviceKeys(allDevices, someDevices),
+      this.store.crossSigningKeys(localUsers),
+      this.store.signaturesOfUsers(localUsers),
+    ]);
     // A signature is shown when made by the key's owner, or by the one asking (their user-signing key).
     const sigsFor = new Map<string, { signer: string; keyId: string; signature: string }[]>();
     for (const s of signatures) {
