@@ -8,12 +8,14 @@ import { performance } from 'node:perf_hooks';
 import { availableParallelism, loadavg } from 'node:os';
 import { romeoJuliet } from './romeo-juliet.js';
 import { startup } from './startup.js';
+import { search } from './search.js';
 import { keys } from './keys.js';
 import { media } from './media.js';
+import { concurrentSends } from './concurrent-sends.js';
 import { BenchError, formatTarget, formatValue, table, type Benchmark, type Figure } from './lib/report.js';
 import { installCleanupHandlers, stopAllServers } from './lib/server.js';
 
-const BENCHMARKS: Benchmark[] = [startup, romeoJuliet, media, keys];
+const BENCHMARKS: Benchmark[] = [startup, romeoJuliet, media, keys, search];
 
 function usage(): string {
   return [

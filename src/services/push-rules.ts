@@ -42,6 +42,28 @@ export class PushRuleService {
     return entry;
   }
 
+  /** The effective rulesets of many users, loading the uncached ones in one query. */
+  async rulesets(userIds: string[]): Promise<Map<string, Ruleset>> {
+    const out = new Map<string, Ruleset>();
+    const missing: string[] = [];
+    for (const u of userIds) {
+      const e = this.cache.get(u);
+      if (e) out.set(u, e.merged);
+      else missing.push(u);
+    }
+    if (missing.length) {
+      const stored = await this.storage.pushRules.getMany(missing);
+      for (const u of missing) {
+        const user = stored.get(u) ?? emptyUserPushRules();
+        const entry = { user, merged: mergeRuleset(u, user) };
+        if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(u, entry);
+        out.set(u, entry.merged);
+      }
+    }
+    return out;
+  }
+
   async customisations(userId: string): Promise<UserPushRules> {
     return (await this.load(userId)).user;
   }

@@ -60,10 +60,11 @@ export function storedToRoomEvent(json: string, eventId: string, roomVersion: st
   return wire as unknown as RoomEvent;
 }
 
-const EVENT_COLUMNS = `e.event_id, e.room_id, e.json, e.stream_ordering, e.topological_ordering, e.unsigned,
+/** The columns rowToStoredEvent reads; queries alias events as e and rooms as r. */
+export const EVENT_COLUMNS = `e.event_id, e.room_id, e.json, e.stream_ordering, e.topological_ordering, e.unsigned,
   e.state_group_before, e.state_group_after, e.rejected_reason, e.outlier, r.room_version`;
 
-interface EventDbRow {
+export interface EventDbRow {
   event_id: string;
   room_id: string;
   json: string;
@@ -77,7 +78,7 @@ interface EventDbRow {
   room_version: string;
 }
 
-function toStored(r: EventDbRow): StoredEvent {
+export function rowToStoredEvent(r: EventDbRow): StoredEvent {
   return {
     event: storedToRoomEvent(r.json, r.event_id, r.room_version, r.room_id),
     roomVersion: r.room_version,
@@ -91,7 +92,38 @@ function toStored(r: EventDbRow): StoredEvent {
   };
 }
 
-export interface PageQuery {
+/** The type/sender/URL parts of an event filter that SQL can apply. */
+export interface EventSqlFilter {
+  types?: string[];
+  notTypes?: string[];
+  senders?: string[];
+  notSenders?: string[];
+  containsUrl?: boolean;
+}
+
+/**
+ * SQL conditions (on events aliased as e) for a filter, pushing their values onto params;
+ * "*" in a type or sender is a wildcard (spec: Client-Server API §8.x "Filtering").
+ */
+export function eventFilterConditions(f: EventSqlFilter | undefined, params: unknown[]): string[] {
+  const conds: string[] = [];
+  if (!f) return conds;
+  const list = (values: string[] | undefined, column: string, negate: boolean) => {
+    if (!values) return;
+    const wildcard = values.some((v) => v.includes('*'));
+    params.push(wildcard ? values.map((v) => v.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%')) : values);
+    const expr = wildcard ? `${column} LIKE ANY($${params.length})` : `${column} = ANY($${params.length})`;
+    conds.push(negate ? `NOT (${expr})` : expr);
+  };
+  list(f.types, 'e.type', false);
+  list(f.notTypes, 'e.type', true);
+  list(f.senders, 'e.sender', false);
+  list(f.notSenders, 'e.sender', true);
+  if (f.containsUrl !== undefined) conds.push(f.containsUrl ? 'e.contains_url' : 'NOT e.contains_url');
+  return conds;
+}
+
+export interface PageQuery extends EventSqlFilter {
   roomId: string;
   /** Exclusive bound in (topological, stream) order. */
   from: { topo: number; stream: number };
@@ -101,11 +133,6 @@ export interface PageQuery {
   limit: number;
   /** Upper stream bound: never return events not yet visible. */
   maxStream: number;
-  types?: string[];
-  notTypes?: string[];
-  senders?: string[];
-  notSenders?: string[];
-  containsUrl?: boolean;
 }
 
 export class EventStore {
@@ -134,7 +161,7 @@ export class EventStore {
         [missing],
       );
       for (const r of rows) {
-        const s = toStored(r);
+        const s = rowToStoredEvent(r);
         this.remember(s);
         out.set(s.event.event_id, s);
       }
@@ -301,19 +328,7 @@ export class EventStore {
       params.push(q.to.topo, q.to.stream);
       conds.push(`(e.topological_ordering, e.stream_ordering) ${q.dir === 'b' ? '>=' : '<'} ($${params.length - 1}, $${params.length})`);
     }
-    const list = (values: string[] | undefined, column: string, negate: boolean) => {
-      if (!values) return;
-      const hasWildcard = values.some((v) => v.includes('*'));
-      params.push(hasWildcard ? values.map((v) => v.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%')) : values);
-      const p = `$${params.length}`;
-      const expr = hasWildcard ? `${column} LIKE ANY(${p})` : `${column} = ANY(${p})`;
-      conds.push(negate ? `NOT (${expr})` : expr);
-    };
-    list(q.types, 'e.type', false);
-    list(q.notTypes, 'e.type', true);
-    list(q.senders, 'e.sender', false);
-    list(q.notSenders, 'e.sender', true);
-    if (q.containsUrl !== undefined) conds.push(q.containsUrl ? 'e.contains_url' : 'NOT e.contains_url');
+    conds.push(...eventFilterConditions(q, params));
     const order = q.dir === 'b' ? 'DESC' : 'ASC';
     const { rows } = await this.db.query<EventDbRow>(
       `SELECT ${EVENT_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id WHERE ${conds.join(' AND ')}
@@ -321,7 +336,7 @@ export class EventStore {
       params,
     );
     return rows.map((r) => {
-      const s = toStored(r);
+      const s = rowToStoredEvent(r);
       this.remember(s);
       return s;
     });

@@ -4,37 +4,10 @@
  * no longer count (spec: Client-Server API §11.x "Relationships").
  */
 import type { Queryable } from './database.js';
-import { storedToRoomEvent, type StoredEvent } from './events.js';
+import { EVENT_COLUMNS, rowToStoredEvent, type EventDbRow, type StoredEvent } from './events.js';
 import type { JsonObject } from '../matrix/types.js';
 
 const NOT_REDACTED = `NOT EXISTS (SELECT 1 FROM redactions rd JOIN events re ON re.event_id = rd.redacted_by WHERE rd.event_id = e.event_id AND re.rejected_reason IS NULL)`;
-
-interface Row {
-  event_id: string;
-  json: string;
-  stream_ordering: number;
-  topological_ordering: number;
-  unsigned: JsonObject | null;
-  state_group_before: number | null;
-  state_group_after: number | null;
-  room_version: string;
-}
-
-function toStored(r: Row): StoredEvent {
-  return {
-    event: storedToRoomEvent(r.json, r.event_id, r.room_version),
-    roomVersion: r.room_version,
-    streamOrdering: Number(r.stream_ordering),
-    topologicalOrdering: Number(r.topological_ordering),
-    unsigned: r.unsigned,
-    stateGroupBefore: r.state_group_before === null ? null : Number(r.state_group_before),
-    stateGroupAfter: r.state_group_after === null ? null : Number(r.state_group_after),
-    rejected: false,
-    outlier: false,
-  };
-}
-
-const COLUMNS = `e.event_id, e.json, e.stream_ordering, e.topological_ordering, e.unsigned, e.state_group_before, e.state_group_after, r.room_version`;
 
 export interface ThreadSummaryRow {
   root: string;
@@ -79,8 +52,8 @@ export class RelationStore {
   async latestEdits(parents: string[], maxStream: number): Promise<Map<string, StoredEvent>> {
     const out = new Map<string, StoredEvent>();
     if (!parents.length) return out;
-    const { rows } = await this.db.query<Row & { parent: string }>(
-      `SELECT DISTINCT ON (e.relates_to_id) e.relates_to_id AS parent, ${COLUMNS}
+    const { rows } = await this.db.query<EventDbRow & { parent: string }>(
+      `SELECT DISTINCT ON (e.relates_to_id) e.relates_to_id AS parent, ${EVENT_COLUMNS}
        FROM events e JOIN events o ON o.event_id = e.relates_to_id JOIN rooms r ON r.room_id = e.room_id
        WHERE e.relates_to_id = ANY($1) AND e.relation_type = 'm.replace' AND e.stream_ordering <= $2
          AND e.sender = o.sender AND e.type = o.type AND e.state_key IS NULL AND o.state_key IS NULL
@@ -88,7 +61,7 @@ export class RelationStore {
        ORDER BY e.relates_to_id, e.origin_server_ts DESC, e.event_id DESC`,
       [parents, maxStream],
     );
-    for (const r of rows) out.set(r.parent, toStored(r));
+    for (const r of rows) out.set(r.parent, rowToStoredEvent(r));
     return out;
   }
 
@@ -157,12 +130,12 @@ export class RelationStore {
       conds.push(`(e.topological_ordering, e.stream_ordering) ${q.dir === 'b' ? '>=' : '<'} ($${params.length - 1}, $${params.length})`);
     }
     const order = q.dir === 'b' ? 'DESC' : 'ASC';
-    const { rows } = await this.db.query<Row>(
-      `SELECT ${COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id WHERE ${conds.join(' AND ')}
+    const { rows } = await this.db.query<EventDbRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id WHERE ${conds.join(' AND ')}
        ORDER BY e.topological_ordering ${order}, e.stream_ordering ${order} LIMIT $3`,
       params,
     );
-    return rows.map(toStored);
+    return rows.map(rowToStoredEvent);
   }
 
   /**

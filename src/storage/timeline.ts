@@ -3,60 +3,10 @@
  * of queries does not grow with the number of rooms.
  */
 import type { Queryable } from './database.js';
-import { storedToRoomEvent, type StoredEvent } from './events.js';
+import { EVENT_COLUMNS, eventFilterConditions, rowToStoredEvent, type EventDbRow, type EventSqlFilter, type StoredEvent } from './events.js';
 import { stateKeyOf, type JsonObject } from '../matrix/types.js';
 
-export interface TimelineFilter {
-  types?: string[];
-  notTypes?: string[];
-  senders?: string[];
-  notSenders?: string[];
-  containsUrl?: boolean;
-}
-
-interface Row {
-  room_id: string;
-  event_id: string;
-  json: string;
-  stream_ordering: number;
-  topological_ordering: number;
-  unsigned: JsonObject | null;
-  state_group_before: number | null;
-  state_group_after: number | null;
-  room_version: string;
-}
-
-function toStored(r: Row): StoredEvent {
-  return {
-    event: storedToRoomEvent(r.json, r.event_id, r.room_version),
-    roomVersion: r.room_version,
-    streamOrdering: Number(r.stream_ordering),
-    topologicalOrdering: Number(r.topological_ordering),
-    unsigned: r.unsigned,
-    stateGroupBefore: r.state_group_before === null ? null : Number(r.state_group_before),
-    stateGroupAfter: r.state_group_after === null ? null : Number(r.state_group_after),
-    rejected: false,
-    outlier: false,
-  };
-}
-
-function filterConditions(f: TimelineFilter | undefined, params: unknown[]): string[] {
-  const conds: string[] = [];
-  if (!f) return conds;
-  const list = (values: string[] | undefined, column: string, negate: boolean) => {
-    if (!values) return;
-    const wildcard = values.some((v) => v.includes('*'));
-    params.push(wildcard ? values.map((v) => v.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%')) : values);
-    const expr = wildcard ? `${column} LIKE ANY($${params.length})` : `${column} = ANY($${params.length})`;
-    conds.push(negate ? `NOT (${expr})` : expr);
-  };
-  list(f.types, 'e.type', false);
-  list(f.notTypes, 'e.type', true);
-  list(f.senders, 'e.sender', false);
-  list(f.notSenders, 'e.sender', true);
-  if (f.containsUrl !== undefined) conds.push(f.containsUrl ? 'e.contains_url' : 'NOT e.contains_url');
-  return conds;
-}
+export type TimelineFilter = EventSqlFilter;
 
 export class TimelineStore {
   constructor(private readonly db: Queryable) {}
@@ -73,10 +23,9 @@ export class TimelineStore {
     const out = new Map<string, StoredEvent[]>();
     if (!rooms.length) return out;
     const params: unknown[] = [rooms.map((r) => r.roomId), rooms.map((r) => r.since), rooms.map((r) => r.upTo), limit];
-    const extra = filterConditions(filter, params);
-    const { rows } = await this.db.query<Row>(
-      `SELECT x.room_id, e.event_id, e.json, e.stream_ordering, e.topological_ordering, e.unsigned,
-              e.state_group_before, e.state_group_after, r.room_version
+    const extra = eventFilterConditions(filter, params);
+    const { rows } = await this.db.query<EventDbRow>(
+      `SELECT ${EVENT_COLUMNS}
        FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS x(room_id, since, up_to)
        JOIN rooms r ON r.room_id = x.room_id
        CROSS JOIN LATERAL (
@@ -89,7 +38,7 @@ export class TimelineStore {
     for (const r of rows) {
       let list = out.get(r.room_id);
       if (!list) out.set(r.room_id, (list = []));
-      list.push(toStored(r));
+      list.push(rowToStoredEvent(r));
     }
     for (const list of out.values()) list.sort((a, b) => b.streamOrdering - a.streamOrdering);
     return out;

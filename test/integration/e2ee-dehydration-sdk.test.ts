@@ -104,9 +104,14 @@ describe('e2ee: dehydrated devices with matrix-js-sdk Rust crypto', function () 
     });
     const a3 = await start({ ...alice, accessToken: login.body.access_token, deviceId: login.body.device_id });
     let rehydrated = false;
-    a3.on(sdk.CryptoEvent.RehydrationCompleted as any, () => (rehydrated = true));
+    a3.on('dehydration.RehydrationCompleted' as any, () => (rehydrated = true));
     // The new device takes the cross-signing keys from secret storage (as Element does after the recovery key).
-    await a3.getCrypto()!.bootstrapCrossSigning({});
+    // It needs Alice's public identity first (its own /keys/query), so it may take a retry.
+    await waitFor('the new device to import the cross-signing keys', async () => {
+      await a3.getCrypto()!.getUserDeviceInfo([alice.userId], true);
+      await a3.getCrypto()!.bootstrapCrossSigning({});
+      return true;
+    });
     expect(await a3.getCrypto()!.isCrossSigningReady()).to.equal(true);
     await a3.getCrypto()!.startDehydration({ rehydrate: true });
     const text = await waitFor('the new device to read the message', async () => {

@@ -101,6 +101,22 @@ describe('send-to-device', () => {
     expect(toDevice(s3, 'org.example.batch')).to.have.length(0);
   });
 
+  it("a deleted device's inbox goes with it, even if the device ID logs in again", async () => {
+    const login = (deviceId?: string) =>
+      t.request('POST', '/_matrix/client/v3/login', {
+        body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: bob.userId }, password: bob.password, device_id: deviceId },
+      });
+    const first = await login('PHONE');
+    expect(first.status).to.equal(200);
+    await send(alice, 'org.example.lost', `l${++txn}`, { [bob.userId]: { PHONE: { secret: 1 } } });
+    const { rows } = await t.server.services.storage.db.query('SELECT count(*)::int AS n FROM device_inbox WHERE device_id = $1', ['PHONE']);
+    expect(rows[0].n).to.equal(1);
+    expect((await t.request('POST', '/_matrix/client/v3/logout', { token: first.body.access_token })).status).to.equal(200);
+    const again = await login('PHONE');
+    const res = await sync(again.body.access_token);
+    expect(toDevice(res, 'org.example.lost')).to.have.length(0);
+  });
+
   it('drops messages to unknown devices and remote users; refuses bad input', async () => {
     const s0 = await sync(bob.accessToken);
     const res = await send(alice, 'org.example.drop', `d${++txn}`, {

@@ -129,8 +129,7 @@ export class PushActionGenerator {
       if (invitee) wanted.add(invitee);
     }
     const ids = [...wanted];
-    const loaded = await Promise.all(ids.map((u) => this.deps.pushRules.ruleset(u)));
-    ids.forEach((u, i) => rulesets.set(u, loaded[i]!));
+    for (const [u, r] of await this.deps.pushRules.rulesets(ids)) rulesets.set(u, r);
 
     const rows: PushActionRow[] = [];
     for (const { event, streamOrdering } of batch) {

@@ -6,7 +6,7 @@
  */
 import type { Storage } from '../../storage/index.js';
 import type { StoredEvent } from '../../storage/events.js';
-import type { Notifier, StreamNotice } from '../../streams/notifier.js';
+import type { Notifier } from '../../streams/notifier.js';
 import { formatSyncToken, parseSyncToken, type SyncPositions } from '../../streams/sync-token.js';
 import { MatrixError } from '../../errors.js';
 import type { JsonObject } from '../../matrix/types.js';
@@ -19,6 +19,7 @@ import type { SyncContext } from '../sync/types.js';
 import type { UnreadCounts } from '../sync/unread.js';
 import { tokenBefore } from '../rooms/pagination-token.js';
 import { combineConfigs, matchesRule, type RoomConfig, type SlidingSyncRequest } from './request.js';
+import { LongPoll } from '../sync/long-poll.js';
 import { ConnectionStore, type ConnectionState, type RoomSent } from './connections.js';
 import { loadRoomList, passesFilter, spaceChildren, type ListedRoom } from './room-list.js';
 import { translateExtensions } from './extensions.js';
@@ -48,53 +49,28 @@ export class SlidingSyncService {
       if (!m || !base) throw new MatrixError(400, 'M_UNKNOWN_POS', 'Unknown position; start a new connection');
       since = parseSyncToken(m[2]!);
     }
-    await this.sync.runHooks(requester, { since: since ? formatSyncToken(since) : undefined, setPresence: req.setPresence });
+    await this.sync.runHooks(requester, { since: since ? formatSyncToken(since) : undefined, setPresence: req.setPresence, timeout: req.timeout });
     const deadline = this.now() + Math.min(req.timeout, MAX_TIMEOUT_MS);
 
-    let woken = false;
-    let wake: (() => void) | undefined;
-    let interest: SyncContext | undefined;
-    const pending: StreamNotice[] = [];
-    const unsubscribe = this.notifier.subscribe((n) => {
-      if (!interest || this.sync.wakes(n, interest)) {
-        pending.push(n);
-        woken = true;
-        wake?.();
-      }
-    });
+    const poll = new LongPoll(this.notifier, undefined, (stream) => this.sync.generator(stream), this.now);
     try {
       for (;;) {
-        woken = false;
         const to = this.sync.currentPositions();
         if (since) for (const k of Object.keys(since) as (keyof SyncPositions)[]) since[k] = Math.min(since[k], to[k]);
+        // Until this computation knows the user's rooms, any notice counts as news.
+        let interest: SyncContext | undefined;
+        poll.reset((n) => !interest || this.sync.wakes(n, interest));
         const { response, rooms, ctx } = await this.compute(requester, req, base, since, to);
         interest = ctx;
         const hasNews = Object.keys(response.rooms as JsonObject).length > 0 || Object.keys(response.extensions as JsonObject).length > 0;
-        const remaining = deadline - this.now();
-        if (!since || hasNews || remaining <= 0) {
+        if (!since || hasNews || this.now() >= deadline || !(await poll.wait(deadline))) {
           const seq = this.connections.commit(key, base, rooms);
           response.pos = `${seq}/${formatSyncToken(to)}`;
           return response;
         }
-        if (!woken) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, remaining);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wake = undefined;
-        }
-        for (const n of pending.splice(0)) {
-          const gen = this.sync.generator(n.stream as keyof SyncPositions);
-          if (gen && gen.current() < n.position) {
-            await Promise.race([gen.waitFor(n.position), new Promise((r) => setTimeout(r, Math.max(0, deadline - this.now())))]);
-          }
-        }
       }
     } finally {
-      unsubscribe();
+      poll.close();
     }
   }
 

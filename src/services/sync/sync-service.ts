@@ -11,6 +11,7 @@ import { MatrixError } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import { parseSyncFilter, type SyncFilter } from './filter.js';
 import { fillUnreadCounts } from './unread.js';
+import { LongPoll } from './long-poll.js';
 import type { UnreadCounts } from './unread.js';
 import type { SyncContext, SyncProvider, SyncResponse } from './types.js';
 
@@ -102,31 +103,16 @@ export class SyncService {
     const deadline = this.now() + timeout;
 
     // Listen before computing, so nothing that lands meanwhile is missed.
-    let woken = false;
-    let wake: (() => void) | undefined;
-    let ctx: SyncContext | undefined;
-    const pendingPositions: { stream: SyncStream; position: number }[] = [];
-    const unsubscribe = this.notifier.subscribe((notice) => {
-      if (!ctx) {
-        woken = true;
-        return;
-      }
-      if (this.providers.some((p) => p.wakes(notice, ctx!))) {
-        pendingPositions.push({ stream: notice.stream as SyncStream, position: notice.position });
-        woken = true;
-        wake?.();
-      }
-    });
+    const poll = new LongPoll(this.notifier, undefined, (stream) => this.positions[stream], this.now);
     try {
       for (;;) {
-        woken = false;
         const to = this.currentPositions();
         if (since) {
           // A token from the future (another server's, or before a database reset) must not
           // make this server skip events: clamp to what exists.
           for (const k of Object.keys(since) as SyncStream[]) if (since[k] > to[k]) since[k] = to[k];
         }
-        ctx = {
+        const ctx: SyncContext = {
           requester,
           userId: requester.userId,
           deviceId: requester.deviceId,
@@ -140,33 +126,14 @@ export class SyncService {
           joinedRooms: [],
           interestingRooms: new Set(),
         };
+        poll.reset((n) => this.wakes(n, ctx));
         for (const p of this.providers) await p.fill(ctx);
         await fillUnreadCounts(ctx, this.unread);
-        const remaining = deadline - this.now();
-        if (!since || ctx.fullState || !isEmpty(ctx.response) || remaining <= 0) return ctx.response;
-        if (!woken) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, remaining);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wake = undefined;
-        }
-        // The news may belong to a writer whose earlier neighbour is still committing.
-        for (const p of pendingPositions.splice(0)) {
-          const gen = this.positions[p.stream];
-          if (gen && gen.current() < p.position) {
-            await Promise.race([gen.waitFor(p.position), new Promise((r) => setTimeout(r, Math.max(0, deadline - this.now())))]);
-          }
-        }
-        if (this.now() >= deadline && !woken) {
-          return ctx.response;
-        }
+        if (!since || ctx.fullState || !isEmpty(ctx.response) || this.now() >= deadline) return ctx.response;
+        if (!(await poll.wait(deadline))) return ctx.response;
       }
     } finally {
-      unsubscribe();
+      poll.close();
     }
   }
 }
