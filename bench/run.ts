@@ -15,7 +15,7 @@ import { concurrentSends } from './concurrent-sends.js';
 import { BenchError, formatTarget, formatValue, table, type Benchmark, type Figure } from './lib/report.js';
 import { installCleanupHandlers, stopAllServers } from './lib/server.js';
 
-const BENCHMARKS: Benchmark[] = [startup, romeoJuliet, media, keys, search];
+const BENCHMARKS: Benchmark[] = [startup, romeoJuliet, media, keys, search, concurrentSends];
 
 function usage(): string {
   return [

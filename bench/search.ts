@@ -420,7 +420,9 @@ export const search: Benchmark = {
       ] satisfies Figure[];
     } finally {
       await server?.stop();
-      if (databaseUrl) await dropExternalDatabase(databaseUrl, databaseName).catch((err: Error) => ctx.log(`could not drop ${databaseName}: ${err.message}`));
+      // VECHE_BENCH_SEARCH_KEEP=1 keeps the loaded external database for looking at query plans.
+      if (databaseUrl && process.env.VECHE_BENCH_SEARCH_KEEP === '1') ctx.log(`kept the database ${databaseName}`);
+      else if (databaseUrl) await dropExternalDatabase(databaseUrl, databaseName).catch((err: Error) => ctx.log(`could not drop ${databaseName}: ${err.message}`));
       install.remove();
     }
   },

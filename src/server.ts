@@ -61,10 +61,15 @@ import { DelayedEventStore } from './storage/delayed-events.js';
 import { RelationsService } from './services/relations.js';
 import { UserDirectoryService } from './services/user-directory.js';
 import { UserDirectoryStore } from './storage/user-directory.js';
+import { OpenIdService } from './services/openid.js';
+import { OpenIdStore } from './storage/openid.js';
 import { PushActionStore } from './storage/push-actions.js';
 import { PushActionGenerator } from './services/push/action-generator.js';
 import { UnreadCountService } from './services/push/unread-counts.js';
 import { NotificationService } from './services/push/notifications.js';
+import { PusherStore } from './storage/pushers.js';
+import { GatewaySender } from './services/push/gateway-sender.js';
+import { PusherService } from './services/push/pushers.js';
 import { createMediaServices, roomMembersPolicy } from './services/media/index.js';
 import { MediaStore } from './storage/media.js';
 import { SpaceService } from './services/spaces.js';
@@ -76,6 +81,7 @@ import { createApp } from './api/http/app.js';
 import { registerClientRoutes } from './api/client/index.js';
 import { registerServerKeyRoutes } from './api/federation/keys.js';
 import { registerSharedSecretRoutes } from '../synapse-compat/admin/register.js';
+import { webClientMount } from './api/web/client.js';
 import pg from 'pg';
 
 const log = getLogger('server');
@@ -205,7 +211,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const pushActionStore = new PushActionStore(db);
   const pushActions = new PushActionGenerator({ store: pushActionStore, roomState, pushRules, notifier, serverName: config.serverName });
   creator.onPersisted(pushActions.onPersisted);
-  sync.unread = new UnreadCountService(pushActionStore, pushActions);
+  const unreadCounts = new UnreadCountService(pushActionStore, pushActions);
+  sync.unread = unreadCounts;
+  // HTTP pushers: each new notification goes to the user's push gateways.
+  const pusherStore = new PusherStore(db);
+  const pushers = new PusherService({
+    store: pusherStore,
+    sender: new GatewaySender({ store: pusherStore, storage, roomState, unread: unreadCounts, generator: pushActions, positions: eventPositions, notifier }),
+    positions: eventPositions,
+  });
+  pushActions.onStored(pushers.sender.onNotifications);
+  devices.onDeletion(pushers.onDevicesDeleted);
   sync.addProvider(new AccountDataProvider(storage, accountDataPositions));
   const typing = new TypingService(roomState, notifier);
   const receiptStore = new ReceiptStore(db);
@@ -264,6 +280,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sync,
     slidingSync: new SlidingSyncService(storage, sync, notifier),
     delayedEvents,
+    openId: new OpenIdService(new OpenIdStore(db), config.serverName),
     userDirectory: new UserDirectoryService(new UserDirectoryStore(db), config.userDirectorySearchAllUsers),
     relations: new RelationsService(storage, rooms.visibility, roomState, () => eventPositions.current()),
     pushRules,
@@ -276,6 +293,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     e2ee,
     spaces: new SpaceService(storage, roomState, aliases),
     tags: new TagService(storage, accountData),
+    pushers,
     search: new SearchService({ storage, index: new SearchStore(db), visibility, roomState, now: Date.now }),
   };
 
@@ -283,11 +301,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   roomsProvider.relations = services.relations;
   roomsProvider.visibility = rooms.visibility;
   services.slidingSync.unread = sync.unread;
-  const router = new ApiRouter((token) => auth.authenticate(token));
+  const router = new ApiRouter(
+    (token) => auth.authenticate(token),
+    // spec: devices carry last_seen_ip / last_seen_ts; written at most once a minute per device.
+    (requester, ip, userAgent) => {
+      if (requester.deviceId) void devices.touch(requester.userId, requester.deviceId, ip, userAgent).catch(() => undefined);
+    },
+  );
   registerClientRoutes(router, services);
   registerServerKeyRoutes(router, services);
   registerSharedSecretRoutes(router, services, () => sharedSecret);
-  const app = createApp({ routers: [router], trustProxy: config.listeners.some((l) => l.xForwarded) });
+  // The built-in web client at / (web_client, default true), after the API so it shadows none of it.
+  const webClient = config.webClient ? webClientMount(config) : undefined;
+  const app = createApp({ routers: [router], extra: webClient ? [webClient] : [], trustProxy: config.listeners.some((l) => l.xForwarded) });
 
   const servers: http.Server[] = [];
   const urls: string[] = [];
@@ -306,6 +332,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
   }
   await delayedEvents.start();
+  await pushers.start();
   log.info('Veche is serving Matrix', { server_name: config.serverName, urls, startup_ms: Date.now() - started });
 
   let closing: Promise<void> | undefined;
@@ -327,6 +354,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await presence.close();
       await toDevice.close();
       delayedEvents.close();
+      await pushers.close();
       await notifier.close();
       await db.close();
       await embedded?.stop();

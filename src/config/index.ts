@@ -31,6 +31,8 @@ export interface Config {
   serveServerWellKnown: boolean;
   extraWellKnownClientContent: Record<string, unknown>;
   dataDirectory: string;
+  /** web_client: serve the built-in web client at / (default true). */
+  webClient: boolean;
   logLevel: string;
   listeners: Listener[];
   database: DatabaseConfig;
@@ -196,6 +198,7 @@ export function buildConfig(raw: Raw, baseDir: string): Config {
     serveServerWellKnown: raw.serve_server_wellknown ?? false,
     extraWellKnownClientContent: raw.extra_well_known_client_content ?? {},
     dataDirectory,
+    webClient: raw.web_client ?? true,
     logLevel: process.env.VECHE_LOG_LEVEL ?? raw.log_level ?? 'info',
     listeners,
     database,

@@ -150,15 +150,22 @@ export class AccountService {
   }
 
   /** spec: POST /account/password. Other devices are logged out unless logout_devices is false. */
-  async changePassword(userId: string, newPassword: string, logoutDevices: boolean, keepDeviceId: string | null): Promise<void> {
+  /**
+   * spec: POST /account/password. Unless logout_devices is false, every other device is deleted
+   * and every other access token revoked, the requesting device's other tokens included.
+   */
+  async changePassword(userId: string, newPassword: string, logoutDevices: boolean, keep: { deviceId: string | null; tokenId: number }): Promise<void> {
     this.validatePassword(newPassword);
     const hash = await hashPassword(newPassword);
     const deleted = await this.storage.db.transaction(async (tx) => {
       await this.storage.users.setPasswordHash(tx, userId, hash);
       if (!logoutDevices) return { deviceIds: [], tokenHashes: [] };
-      return this.devices.deleteDevicesInTx(tx, userId, null, keepDeviceId);
+      const d = await this.devices.deleteDevicesInTx(tx, userId, null, keep.deviceId);
+      await this.storage.devices.deleteAccessTokensForUser(tx, userId, keep.tokenId);
+      return d;
     });
     this.devices.afterDeletion(userId, deleted);
+    if (logoutDevices) this.auth.invalidateUserExcept(userId, keep.tokenId);
   }
 
   /** spec: POST /account/deactivate. The account can never be used again; its devices are gone. */

@@ -154,6 +154,11 @@ export class AuthService {
     for (const h of hashes) this.cache.delete(h.toString('base64'));
   }
 
+  /** Forgets a user's cached tokens except one (a password change keeps the requester's). */
+  invalidateUserExcept(userId: string, keepTokenId: number): void {
+    for (const [key, entry] of this.cache) if (entry.requester.userId === userId && entry.requester.tokenId !== keepTokenId) this.cache.delete(key);
+  }
+
   /** Forgets every cached token of a user (deactivation, password change with logout). */
   invalidateUser(userId: string): void {
     for (const [key, entry] of this.cache) if (entry.requester.userId === userId) this.cache.delete(key);

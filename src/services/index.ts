@@ -29,6 +29,7 @@ import type { SlidingSyncService } from './sliding-sync/sliding-sync.js';
 import type { DelayedEventService } from './delayed-events.js';
 import type { RelationsService } from './relations.js';
 import type { UserDirectoryService } from './user-directory.js';
+import type { OpenIdService } from './openid.js';
 import type { TypingService } from './typing.js';
 import type { ReceiptService } from './receipts.js';
 import type { NotificationService } from './push/notifications.js';
@@ -39,6 +40,7 @@ import type { ToDeviceService } from './to-device.js';
 import type { SpaceService } from './spaces.js';
 import type { TagService } from './tags.js';
 import type { SearchService } from './search.js';
+import type { PusherService } from './push/pushers.js';
 
 export interface RoomServices {
   state: RoomStateService;
@@ -88,6 +90,7 @@ export interface Services {
   delayedEvents: DelayedEventService;
   relations: RelationsService;
   userDirectory: UserDirectoryService;
+  openId: OpenIdService;
   pushRules: PushRuleService;
   typing: TypingService;
   receipts: ReceiptService;
@@ -98,5 +101,6 @@ export interface Services {
   spaces: SpaceService;
   tags: TagService;
   search: SearchService;
+  pushers: PusherService;
   e2ee: E2eeServices;
 }

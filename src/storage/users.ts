@@ -86,6 +86,22 @@ export class UserStore {
     await tx.query(`UPDATE profiles SET ${field === 'displayname' ? 'displayname' : 'avatar_url'} = $2 WHERE user_id = $1`, [userId, value]);
   }
 
+  /** Extended profile fields (spec v1.16 custom profile keys), beside displayname and avatar_url. */
+  async getProfileFields(userId: string): Promise<Record<string, unknown> | undefined> {
+    const { rows } = await this.db.query<{ fields: Record<string, unknown> }>('SELECT fields FROM profiles WHERE user_id = $1', [userId]);
+    return rows[0]?.fields;
+  }
+
+  /** Sets (or with null removes) one custom field; false when the profile would exceed maxBytes. */
+  async setProfileCustomField(tx: Queryable, userId: string, key: string, value: unknown, maxBytes: number): Promise<boolean> {
+    const res = await tx.query(
+      `UPDATE profiles SET fields = CASE WHEN $3::jsonb IS NULL THEN fields - $2 ELSE jsonb_set(fields, ARRAY[$2], $3::jsonb) END
+       WHERE user_id = $1 AND octet_length((CASE WHEN $3::jsonb IS NULL THEN fields - $2 ELSE jsonb_set(fields, ARRAY[$2], $3::jsonb) END)::text) <= $4`,
+      [userId, key, value === null ? null : JSON.stringify(value), maxBytes],
+    );
+    return res.rowCount === 1;
+  }
+
   async count(): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users');
     return rows[0]!.n;

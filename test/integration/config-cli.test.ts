@@ -123,7 +123,7 @@ describe('config file', () => {
   });
 
   it('`veche start --config FILE` with an unknown key exits 1 with one line on stderr', async function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
     const file = write('start-bad.yaml', 'server_name: corp.example\nbogus_key: 1\n');
     const run = await veche(['start', '--config', file], { cwd: dir });
     expect(run.code).to.equal(1);
@@ -145,14 +145,14 @@ describe('veche generate-config', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('for example.org prints exactly homeserver.yaml.example', async function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
     const run = await veche(['generate-config', '--server-name', 'example.org'], { cwd: dir });
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.equal(readFileSync(join(ROOT, 'homeserver.yaml.example'), 'utf8'));
   });
 
   it('writes a valid, loadable config for another name, and refuses to overwrite it', async function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
     const file = join(dir, 'homeserver.yaml');
     const run = await veche(['generate-config', '--server-name', 'chat.corp.example', '--output', file], { cwd: dir });
     expect(run.code, run.stderr).to.equal(0);
@@ -166,7 +166,7 @@ describe('veche generate-config', () => {
   });
 
   it('needs --server-name', async function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
     const run = await veche(['generate-config'], { cwd: dir });
     expect(run.code).to.equal(1);
     expect(run.stderr).to.include('--server-name');
@@ -182,7 +182,7 @@ describe('veche register-user', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('creates a user on a running server with the shared secret', async function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
     const run = await veche(['register-user', '-u', 'cliuser', '-p', 'cli-password', '--no-admin', '--shared-secret', s.t.sharedSecret, s.t.baseUrl], { cwd: dir });
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.include('@cliuser:test.local');
@@ -192,14 +192,14 @@ describe('veche register-user', () => {
   });
 
   it('creates an admin with --admin', async function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
     const run = await veche(['register-user', '-u', 'cliadmin', '-p', 'cli-password', '--admin', '--shared-secret', s.t.sharedSecret, s.t.baseUrl], { cwd: dir });
     expect(run.code, run.stderr).to.equal(0);
     expect((await s.t.server.services.storage.users.get('@cliadmin:test.local'))!.isAdmin).to.equal(true);
   });
 
   it('fails with a message and creates nobody when the secret is wrong', async function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
     const run = await veche(['register-user', '-u', 'clibad', '-p', 'cli-password', '--no-admin', '--shared-secret', 'wrong-secret', s.t.baseUrl], { cwd: dir });
     expect(run.code).to.equal(1);
     expect(run.stderr).to.match(/HMAC|forbidden|failed/i);

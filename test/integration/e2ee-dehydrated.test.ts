@@ -102,6 +102,12 @@ describe('e2ee: dehydrated devices (MSC3814)', () => {
     expect(first.body.events[0]).to.include({ sender: bob.userId, type: 'm.test' });
     const next = await call('POST', `${PREFIX}/DEHYDRATED2/events`, alice, { next_batch: first.body.next_batch });
     expect(next.body.events).to.deep.equal([]);
+    // matrix-js-sdk's form: GET ?from=, ending when next_batch is left out.
+    await call('PUT', '/_matrix/client/v3/sendToDevice/m.test/txn9', bob, { messages: { [alice.userId]: { DEHYDRATED2: { n: 9 } } } });
+    const viaGet = await call('GET', `${PREFIX}/DEHYDRATED2/events?from=${next.body.next_batch}`, alice);
+    expect(viaGet.body.events.map((e: any) => e.content.n)).to.deep.equal([9]);
+    const end = await call('GET', `${PREFIX}/DEHYDRATED2/events?from=${viaGet.body.next_batch}`, alice);
+    expect(end.body).to.deep.equal({ events: [] });
     const other = await call('POST', `${PREFIX}/${alice.deviceId}/events`, alice, {});
     expect(other.status).to.equal(403);
   });

@@ -8,7 +8,7 @@ export function registerAccountRoutes(r: ApiRouter, s: Services): void {
       { uri: req.path.replace('/r0/', '/v3/'), method: 'POST', body, userId: requester.userId },
       [['m.login.password']],
     );
-    await s.accounts.changePassword(requester.userId, body.new_password as string, body.logout_devices !== false, requester.deviceId);
+    await s.accounts.changePassword(requester.userId, body.new_password as string, body.logout_devices !== false, { deviceId: requester.deviceId, tokenId: requester.tokenId });
     return {};
   });
 

@@ -15,6 +15,8 @@ export function registerCapabilityRoutes(r: ApiRouter, s: Services): void {
         'm.set_avatar_url': { enabled: true },
         'm.3pid_changes': { enabled: false },
         'm.get_login_token': { enabled: false },
+        // spec v1.16: custom profile fields
+        'm.profile_fields': { enabled: true },
       },
     };
   });

@@ -31,5 +31,8 @@ export function registerDehydratedDeviceRoutes(r: ApiRouter, s: Services): void 
   r.add('POST', [`${PREFIX}/:deviceId/events`], { auth: 'required', validator: eventsSchema }, ({ requester, params, body }) =>
     dehydrated.events(requester!.userId, params.deviceId!, (body.next_batch as string | null | undefined) ?? undefined),
   );
-  r.add('GET', [`${PREFIX}/:deviceId/events`], { auth: 'required' }, ({ requester, params, query }) => dehydrated.events(requester!.userId, params.deviceId!, query.next_batch));
+  // matrix-js-sdk's form: GET with ?from=<next_batch>, until next_batch is absent.
+  r.add('GET', [`${PREFIX}/:deviceId/events`], { auth: 'required' }, ({ requester, params, query }) =>
+    dehydrated.events(requester!.userId, params.deviceId!, query.from ?? query.next_batch, true),
+  );
 }

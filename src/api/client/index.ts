@@ -22,6 +22,7 @@ import { registerSlidingSyncRoutes } from './sliding-sync.js';
 import { registerDelayedEventRoutes } from './delayed-events.js';
 import { registerRelationRoutes } from './relations.js';
 import { registerUserDirectoryRoutes } from './user-directory.js';
+import { registerMiscRoutes } from './misc.js';
 import { registerTypingRoutes } from './typing.js';
 import { registerReceiptRoutes } from './receipts.js';
 import { registerNotificationRoutes } from './notifications.js';
@@ -34,6 +35,7 @@ import { registerDehydratedDeviceRoutes } from './dehydrated-device.js';
 import { registerSpaceRoutes } from './spaces.js';
 import { registerTagRoutes } from './tags.js';
 import { registerSearchRoutes } from './search.js';
+import { registerPusherRoutes } from './pushers.js';
 
 export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerVersionRoutes(r, s);
@@ -57,6 +59,7 @@ export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerDelayedEventRoutes(r, s);
   registerRelationRoutes(r, s);
   registerUserDirectoryRoutes(r, s);
+  registerMiscRoutes(r, s);
   registerTypingRoutes(r, s);
   registerReceiptRoutes(r, s);
   registerNotificationRoutes(r, s);
@@ -69,4 +72,5 @@ export function registerClientRoutes(r: ApiRouter, s: Services): void {
   registerSpaceRoutes(r, s);
   registerTagRoutes(r, s);
   registerSearchRoutes(r, s);
+  registerPusherRoutes(r, s);
 }

@@ -1,5 +1,6 @@
 /** spec: Client-Server API §10.12.x "Key management API" and "Cross-signing": the /keys routes. */
-import type { ApiRouter } from '../http/router.js';
+import { HANDLED, type ApiRouter } from '../http/router.js';
+import { serializeJson } from '../../services/e2ee/signed-json.js';
 import type { Services } from '../../services/index.js';
 
 /** Uploads carry at most 1000 one-time keys (checked by the service); this caps the bytes. */
@@ -13,7 +14,12 @@ export function registerKeyRoutes(r: ApiRouter, s: Services): void {
   // The deprecated form with the device in the path (r0); the token's device is the one that counts.
   r.client('POST', '/keys/upload/:deviceId', { auth: 'required', schema: 'uploadKeys', bodyLimit: KEY_UPLOAD_BODY_LIMIT }, ({ requester, body }) => e2ee.keys.upload(requester, body));
 
-  r.client('POST', '/keys/query', { auth: 'required', schema: 'queryKeys', bodyLimit: QUERY_BODY_LIMIT }, ({ requester, body }) => e2ee.keys.query(requester, body));
+  r.client('POST', '/keys/query', { auth: 'required', schema: 'queryKeys', bodyLimit: QUERY_BODY_LIMIT }, async ({ requester, body, res }) => {
+    const result = await e2ee.keys.query(requester, body);
+    // Stored keys are spliced in as text: thousands of devices cost no parse and re-serialisation.
+    res.status(200).type('application/json').send(serializeJson(result));
+    return HANDLED;
+  });
 
   r.client('POST', '/keys/claim', { auth: 'required', schema: 'claimKeys', bodyLimit: QUERY_BODY_LIMIT }, ({ body }) => e2ee.keys.claim(body));
 

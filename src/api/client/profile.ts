@@ -19,4 +19,21 @@ export function registerProfileRoutes(r: ApiRouter, s: Services): void {
       return {};
     });
   }
+
+  // spec v1.16: any profile field by key (registered after the specific routes above).
+  r.client('GET', '/profile/:userId/:keyName', { auth: 'optional', allowGuests: true }, async ({ params }) => {
+    const profile = await s.profile.getProfile(params.userId!);
+    if (profile[params.keyName!] === undefined) throw new MatrixError(404, 'M_NOT_FOUND', `The user has no ${params.keyName}`);
+    return { [params.keyName!]: profile[params.keyName!] };
+  });
+  r.client('PUT', '/profile/:userId/:keyName', { auth: 'required' }, async ({ requester, params, body }) => {
+    const key = params.keyName!;
+    if (!(key in body)) throw new MatrixError(400, 'M_BAD_JSON', `The body must hold the field '${key}'`);
+    await s.profile.setCustomField(requester, params.userId!, key, body[key]);
+    return {};
+  });
+  r.client('DELETE', '/profile/:userId/:keyName', { auth: 'required' }, async ({ requester, params }) => {
+    await s.profile.setCustomField(requester, params.userId!, params.keyName!, null);
+    return {};
+  });
 }

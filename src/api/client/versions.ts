@@ -14,6 +14,10 @@ export const UNSTABLE_FEATURES: Record<string, boolean> = {
   'org.matrix.msc3827.stable': true,
   // MSC4186 simplified sliding sync: matrix-rust-sdk (Element X) requires this flag.
   'org.matrix.simplified_msc3575': true,
+  // MSC4133 extended profile fields, stable in v1.16 (ruma checks this flag).
+  'uk.tcpip.msc4133.stable': true,
+  // MSC2666 mutual rooms, stable in v1.19.
+  'uk.half-shot.msc2666.query_mutual_rooms.stable': true,
 };
 
 export function registerVersionRoutes(r: ApiRouter, s: Services): void {

@@ -70,7 +70,11 @@ export class ApiRouter {
   /** Every registered (method, path) pair, for 405 answers on a known path. */
   readonly registered: { method: string; path: string }[] = [];
 
-  constructor(private readonly authenticate: Authenticate) {}
+  constructor(
+    private readonly authenticate: Authenticate,
+    /** Hears of each authenticated request (device last-seen); must not throw or block. */
+    private readonly onAuthenticated?: (requester: Requester, ip: string, userAgent: string | null) => void,
+  ) {}
 
   /** A client-server route under v3 and r0. */
   client<C extends RouteContext>(method: string, path: string, options: RouteOptions & { auth: 'required' }, handler: Handler<AuthedContext>): void;
@@ -104,6 +108,7 @@ export class ApiRouter {
       const token = accessTokenOf(req);
       if (token) {
         requester = await this.authenticate(token);
+        this.onAuthenticated?.(requester, ip, req.headers['user-agent'] ?? null);
         res.locals.userId = requester.userId;
         if (requester.isGuest && !options.allowGuests) {
           throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access not allowed');

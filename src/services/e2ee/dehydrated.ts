@@ -77,8 +77,8 @@ export class DehydratedDeviceService {
     return { device_id: d.deviceId };
   }
 
-  /** POST …/dehydrated_device/{deviceId}/events: the device's to-device messages, in batches. */
-  async events(userId: string, deviceId: string, nextBatch: string | undefined): Promise<JsonObject> {
+  /** GET/POST …/dehydrated_device/{deviceId}/events: the device's to-device messages, in batches. */
+  async events(userId: string, deviceId: string, nextBatch: string | undefined, omitFinalToken = false): Promise<JsonObject> {
     const d = await this.store.get(userId);
     if (!d || d.deviceId !== deviceId) throw new MatrixError(403, 'M_FORBIDDEN', 'You may only fetch messages for your dehydrated device');
     let after = 0;
@@ -90,6 +90,9 @@ export class DehydratedDeviceService {
     }
     const rows = await this.store.inbox(userId, deviceId, after, EVENTS_BATCH);
     const last = rows.length ? rows[rows.length - 1]!.streamId : after;
+    // The GET form (current MSC3814, matrix-js-sdk) ends the loop by leaving next_batch out once
+    // nothing is left; Synapse's POST form always gives one.
+    if (!rows.length && omitFinalToken) return { events: [] };
     return { events: rows.map((r) => r.message), next_batch: `d${last}` };
   }
 

@@ -12,7 +12,15 @@ import { MatrixError } from '../../errors.js';
 import { parseSyncToken } from '../../streams/sync-token.js';
 import type { Requester } from '../auth.js';
 import type { DeviceListService, DeviceListChanges } from './device-lists.js';
-import { hasValidSignature, invalidSignature, isObject, withSignatures } from './signed-json.js';
+import { hasValidSignature, invalidSignature, isObject, withSignatures, RawJson } from './signed-json.js';
+
+export interface KeyQueryResult {
+  failures: JsonObject;
+  device_keys: Record<string, Record<string, RawJson | JsonObject>>;
+  master_keys: Record<string, RawJson | JsonObject>;
+  self_signing_keys: Record<string, RawJson>;
+  user_signing_keys: Record<string, RawJson>;
+}
 
 /** One upload may carry at most this many one-time keys, and a device may hold at most this many. */
 export const MAX_ONE_TIME_KEYS_PER_UPLOAD = 1000;
@@ -168,8 +176,11 @@ export class KeyService {
 
   // --- query ---
 
-  /** POST /keys/query. `timeout` only bounds federation queries, which are not made yet. */
-  async query(requester: Requester, body: JsonObject): Promise<JsonObject> {
+  /**
+   * POST /keys/query. `timeout` only bounds federation queries, which are not made yet. Keys come
+   * back as RawJson where stored text can be used as is: serialise with serializeJson.
+   */
+  async query(requester: Requester, body: JsonObject): Promise<KeyQueryResult> {
     const wanted = body.device_keys;
     if (!isObject(wanted)) throw new MatrixError(400, 'M_BAD_JSON', "'device_keys' must be an object");
     if (body.timeout !== undefined && (typeof body.timeout !== 'number' || body.timeout < 0)) throw invalid("'timeout' must be a non-negative integer");
@@ -209,22 +220,29 @@ export class KeyService {
       list.push({ signer: s.signerUserId, keyId: s.signerKeyId, signature: s.signature });
     }
 
-    const deviceKeys: Record<string, JsonObject> = {};
+    const deviceKeys: Record<string, Record<string, RawJson | JsonObject>> = {};
     for (const u of localUsers) deviceKeys[u] = {};
     for (const r of rows) {
-      let keys = JSON.parse(r.keyJson) as JsonObject;
-      keys = withSignatures(keys, sigsFor.get(`${r.userId}\u0000${r.deviceId}`) ?? []);
-      keys.unsigned = r.displayName !== null ? { device_display_name: r.displayName } : {};
-      deviceKeys[r.userId]![r.deviceId] = keys;
+      const unsigned: JsonObject = r.displayName !== null ? { device_display_name: r.displayName } : {};
+      const extra = sigsFor.get(`${r.userId}\u0000${r.deviceId}`);
+      if (extra) {
+        const keys = withSignatures(JSON.parse(r.keyJson) as JsonObject, extra);
+        keys.unsigned = unsigned;
+        deviceKeys[r.userId]![r.deviceId] = keys;
+      } else {
+        // The common case: the stored text as is, with `unsigned` added.
+        deviceKeys[r.userId]![r.deviceId] = RawJson.withField(r.keyJson, 'unsigned', unsigned);
+      }
     }
-    const masterKeys: JsonObject = {};
-    const selfSigningKeys: JsonObject = {};
-    const userSigningKeys: JsonObject = {};
+    const masterKeys: Record<string, RawJson | JsonObject> = {};
+    const selfSigningKeys: Record<string, RawJson> = {};
+    const userSigningKeys: Record<string, RawJson> = {};
     for (const k of crossSigning) {
-      const key = JSON.parse(k.keyJson) as JsonObject;
-      if (k.keyType === 'master') masterKeys[k.userId] = withSignatures(key, sigsFor.get(`${k.userId}\u0000${k.publicKey}`) ?? []);
-      else if (k.keyType === 'self_signing') selfSigningKeys[k.userId] = key;
-      else if (k.keyType === 'user_signing' && k.userId === requester.userId) userSigningKeys[k.userId] = key;
+      if (k.keyType === 'master') {
+        const extra = sigsFor.get(`${k.userId}\u0000${k.publicKey}`);
+        masterKeys[k.userId] = extra ? withSignatures(JSON.parse(k.keyJson) as JsonObject, extra) : new RawJson(k.keyJson);
+      } else if (k.keyType === 'self_signing') selfSigningKeys[k.userId] = new RawJson(k.keyJson);
+      else if (k.keyType === 'user_signing' && k.userId === requester.userId) userSigningKeys[k.userId] = new RawJson(k.keyJson);
     }
     return { failures, device_keys: deviceKeys, master_keys: masterKeys, self_signing_keys: selfSigningKeys, user_signing_keys: userSigningKeys };
   }

@@ -51,3 +51,33 @@ export function withSignatures(obj: JsonObject, extra: { signer: string; keyId: 
   for (const e of extra) (signatures[e.signer] ??= {})[e.keyId] = e.signature;
   return { ...obj, signatures };
 }
+
+/**
+ * A JSON value kept as the text it was stored as, spliced into a response unparsed (a /keys/query
+ * for thousands of devices then costs no parse and re-serialisation of each key). toJSON keeps
+ * it usable with plain JSON.stringify.
+ */
+export class RawJson {
+  constructor(readonly text: string) {}
+
+  toJSON(): JsonValue {
+    return JSON.parse(this.text) as JsonValue;
+  }
+
+  /** A stored JSON object with one more top-level field (not already present). */
+  static withField(objectText: string, field: string, value: JsonValue): RawJson {
+    const head = objectText.slice(0, objectText.lastIndexOf('}'));
+    const empty = /^\{\s*$/.test(head);
+    return new RawJson(`${head}${empty ? '' : ','}${JSON.stringify(field)}:${JSON.stringify(value)}}`);
+  }
+}
+
+/** JSON.stringify that writes RawJson values as they are. */
+export function serializeJson(value: unknown): string {
+  if (value instanceof RawJson) return value.text;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : serializeJson(v))).join(',')}]`;
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) parts.push(`${JSON.stringify(k)}:${serializeJson(v)}`);
+  return `{${parts.join(',')}}`;
+}

@@ -75,6 +75,7 @@ export class PushActionGenerator {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly contexts = new Map<string, RoomPushContext>();
   private readonly localSuffix: string;
+  private readonly storedListeners: ((rows: PushActionRow[]) => void)[] = [];
 
   constructor(private readonly deps: PushActionGeneratorDeps) {
     this.localSuffix = ':' + deps.serverName;
@@ -99,6 +100,11 @@ export class PushActionGenerator {
       if (this.queues.get(roomId) === run) this.queues.delete(roomId);
     });
   };
+
+  /** Hears of every batch of stored notifications, after the insert (the push gateway sender). */
+  onStored(listener: (rows: PushActionRow[]) => void): void {
+    this.storedListeners.push(listener);
+  }
 
   /** Resolves once every batch already committed in these rooms (all rooms when omitted) is evaluated and stored. */
   async settled(roomIds?: Iterable<string>): Promise<void> {
@@ -159,6 +165,7 @@ export class PushActionGenerator {
       }
     }
     await this.deps.store.insert(rows);
+    if (rows.length) for (const l of this.storedListeners) l(rows);
   }
 
   private async context(roomId: string): Promise<RoomPushContext> {
