@@ -36,15 +36,14 @@ export class MessageService {
   async send(requester: Requester, roomId: string, type: string, content: JsonObject, txnId?: string): Promise<{ event_id: string }> {
     this.checkRoomId(roomId);
     const txn = this.txnRef(requester, ['send', roomId, type], txnId);
-    const existing = await this.existingTxn(txn);
-    if (existing) return { event_id: existing };
     if (type === 'm.room.redaction') {
       const redacts = content.redacts;
       if (typeof redacts !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'm.room.redaction needs content.redacts');
       return this.redactWithTxn(requester, roomId, redacts, content, txn);
     }
     return this.creator.withRoom(roomId, async (w) => {
-      // A retry that raced the first attempt: the lock makes this check authoritative.
+      // A retried transaction returns the event it made. Checked only under the room's lock,
+      // where the answer is authoritative (one query per send, not two).
       const raced = await this.existingTxn(txn);
       if (raced) return { event_id: raced };
       const { event } = await w.append({ type, sender: requester.userId, content }, txn);
