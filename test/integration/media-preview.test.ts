@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import sharp from 'sharp';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -114,8 +115,18 @@ describe('URL previews', () => {
         url_preview_timeout: '1s',
       });
       alice = await t.registerUser();
+      const png = await sharp({ create: { width: 60, height: 40, channels: 3, background: '#3366cc' } }).png().toBuffer();
       site = await startSite((req, res) => {
-        if (req.url === '/page') {
+        if (req.url === '/with-image' || req.url === '/with-svg') {
+          res.setHeader('Content-Type', 'text/html');
+          res.end(`<html><head><meta property="og:title" content="Pictured"><meta property="og:image" content="${req.url === '/with-image' ? 'img.png' : '/img.svg'}"></head></html>`);
+        } else if (req.url === '/img.png') {
+          res.setHeader('Content-Type', 'image/png');
+          res.end(png);
+        } else if (req.url === '/img.svg') {
+          res.setHeader('Content-Type', 'image/svg+xml');
+          res.end('<svg xmlns="http://www.w3.org/2000/svg"/>');
+        } else if (req.url === '/page') {
           res.setHeader('Content-Type', 'text/html; charset=utf-8');
           res.end(PAGE);
         } else if (req.url === '/to-private') {
@@ -150,6 +161,25 @@ describe('URL previews', () => {
       expect(res.body).to.deep.equal({ 'og:title': 'Veche & friends', 'og:description': 'Matrix for organisations', 'og:type': 'website' });
       const legacy = await t.request('GET', `/_matrix/media/v3/preview_url?url=${enc(site.url + '/page')}`, { token: alice.accessToken });
       expect(legacy.body['og:title']).to.equal('Veche & friends');
+    });
+
+    it('stores og:image in the media repository and gives its mxc URI', async () => {
+      const res = await t.request('GET', `${PREVIEW}?url=${enc(site.url + '/with-image')}`, { token: alice.accessToken });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body['og:title']).to.equal('Pictured');
+      expect(res.body['og:image']).to.match(/^mxc:\/\/test\.local\//);
+      expect(res.body).to.include({ 'og:image:type': 'image/png', 'og:image:width': 60, 'og:image:height': 40 });
+      const mediaPath = String(res.body['og:image']).replace('mxc://', '/_matrix/client/v1/media/download/');
+      const image = await fetch(t.baseUrl + mediaPath, { headers: { Authorization: `Bearer ${alice.accessToken}` } });
+      expect(image.status).to.equal(200);
+      expect(Buffer.from(await image.arrayBuffer()).length).to.equal(res.body['matrix:image:size']);
+      // A URL that is itself an image previews as that image.
+      const direct = await t.request('GET', `${PREVIEW}?url=${enc(site.url + '/img.png')}`, { token: alice.accessToken });
+      expect(direct.body['og:image']).to.match(/^mxc:/);
+      // SVG is never taken in as a preview image.
+      const svg = await t.request('GET', `${PREVIEW}?url=${enc(site.url + '/with-svg')}`, { token: alice.accessToken });
+      expect(svg.status).to.equal(200);
+      expect(svg.body).to.deep.equal({ 'og:title': 'Pictured' });
     });
 
     it('checks every redirect hop too', async () => {

@@ -11,8 +11,8 @@ export function registerMediaConfigRoutes(r: ApiRouter, s: Services): void {
     s.media.repository.mediaConfig(),
   );
 
-  r.add('GET', ['/_matrix/client/v1/media/preview_url', '/_matrix/media/v3/preview_url', '/_matrix/media/r0/preview_url'], { auth: 'required' }, async ({ query }) => {
+  r.add('GET', ['/_matrix/client/v1/media/preview_url', '/_matrix/media/v3/preview_url', '/_matrix/media/r0/preview_url'], { auth: 'required' }, async ({ query, requester }) => {
     if (!query.url) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing url');
-    return s.media.previews.preview(query.url);
+    return s.media.previews.preview(query.url, requester!.userId);
   });
 }

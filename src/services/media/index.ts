@@ -1,4 +1,5 @@
 /** The media repository's services, as the composition root builds them. */
+import { Readable } from 'node:stream';
 import type { Config } from '../../config/index.js';
 import type { MediaStore } from '../../storage/media.js';
 import type { MediaAccessPolicy } from './access.js';
@@ -24,6 +25,9 @@ export async function createMediaServices(deps: { store: MediaStore; config: Con
   return {
     repository,
     thumbnails: new ThumbnailService(deps.store, content, deps.config.media),
-    previews: new UrlPreviewService(deps.config.media.urlPreview),
+    // Preview images become media of the user who asked for the preview (and count to their quota).
+    previews: new UrlPreviewService(deps.config.media.urlPreview, async (userId, data, contentType) =>
+      (await repository.upload(userId, Readable.from([data]), { contentType, declaredLength: data.length })).contentUri,
+    ),
   };
 }

@@ -10,8 +10,10 @@ import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { MatrixError } from '../../errors.js';
 import { getLogger } from '../../logging.js';
+import sharp from 'sharp';
 import type { MediaConfig } from '../../config/index.js';
 import { BlockedAddressError, IpRangeGuard } from './ip-guard.js';
+import { sniffImageFormat } from './thumbnails.js';
 
 const log = getLogger('media.preview');
 
@@ -20,6 +22,9 @@ const CACHE_MS = 60 * 60 * 1000;
 const CACHE_ENTRIES = 1000;
 
 export type Preview = Record<string, string | number>;
+
+/** Puts a fetched image into the media repository for the requester; returns its mxc URI. */
+export type StoreImage = (userId: string, data: Buffer, contentType: string) => Promise<string>;
 
 interface Fetched {
   status: number;
@@ -32,7 +37,10 @@ export class UrlPreviewService {
   private readonly guard: IpRangeGuard;
   private readonly cache = new Map<string, { preview: Preview; expires: number }>();
 
-  constructor(private readonly config: MediaConfig['urlPreview']) {
+  constructor(
+    private readonly config: MediaConfig['urlPreview'],
+    private readonly storeImage?: StoreImage,
+  ) {
     this.guard = new IpRangeGuard(config.ipRangeBlacklist, config.ipRangeWhitelist);
   }
 
@@ -40,7 +48,7 @@ export class UrlPreviewService {
     return this.config.enabled;
   }
 
-  async preview(rawUrl: string): Promise<Preview> {
+  async preview(rawUrl: string, userId: string): Promise<Preview> {
     if (!this.config.enabled) throw new MatrixError(404, 'M_UNRECOGNIZED', 'URL previews are disabled on this server');
     let url: URL;
     try {
@@ -68,10 +76,38 @@ export class UrlPreviewService {
       throw new MatrixError(502, 'M_UNKNOWN', `Could not fetch the URL: ${message}`);
     }
     if (fetched.status < 200 || fetched.status >= 300) throw new MatrixError(502, 'M_UNKNOWN', `The URL answered ${fetched.status}`);
-    const preview = buildPreview(fetched);
+    const { preview, imageUrl } = buildPreview(fetched);
+    if (imageUrl) Object.assign(preview, await this.previewImage(imageUrl, fetched, userId, signal));
     if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, { preview, expires: Date.now() + CACHE_MS });
     return preview;
+  }
+
+  /**
+   * og:image as the spec wants it: an mxc URI, so the client never fetches from the page's server.
+   * The image is fetched through the same guard and stored only if it really is JPEG, PNG, GIF or
+   * WebP. Any failure just leaves the image out of the preview.
+   */
+  private async previewImage(imageUrl: string, page: Fetched, userId: string, signal: AbortSignal): Promise<Preview> {
+    if (!this.storeImage) return {};
+    try {
+      const url = new URL(imageUrl, page.url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return {};
+      const image = url.toString() === page.url ? page : await this.fetchGuarded(url, signal);
+      const type = image.contentType.split(';')[0]!.trim().toLowerCase();
+      if (image.status < 200 || image.status >= 300 || !type.startsWith('image/') || !sniffImageFormat(image.body.subarray(0, 16))) return {};
+      const out: Preview = {
+        'og:image': await this.storeImage(userId, image.body, type),
+        'og:image:type': type,
+        'matrix:image:size': image.body.length,
+      };
+      const meta = await sharp(image.body).metadata().catch(() => undefined);
+      if (meta?.width && meta.height) Object.assign(out, { 'og:image:width': meta.width, 'og:image:height': meta.pageHeight ?? meta.height });
+      return out;
+    } catch (err) {
+      log.info('left the image out of a URL preview', { url: imageUrl, error: err instanceof Error ? err.message : String(err) });
+      return {};
+    }
   }
 
   /** GET with redirects, each hop resolved and checked before connecting. */
@@ -157,23 +193,26 @@ function attributes(tag: string): Record<string, string> {
   return out;
 }
 
-/** OpenGraph tags of an HTML page, with <title> and the description meta tag as fallbacks. */
-export function buildPreview(fetched: Fetched): Preview {
+/**
+ * OpenGraph tags of an HTML page, with <title> and the description meta tag as fallbacks, and the
+ * URL of the image to show (og:image, or the URL itself when it is an image).
+ */
+export function buildPreview(fetched: Fetched): { preview: Preview; imageUrl?: string } {
   const type = fetched.contentType.split(';')[0]!.trim().toLowerCase();
-  if (type.startsWith('image/')) {
-    return { 'matrix:image:size': fetched.body.length, 'og:image:type': type, 'og:url': fetched.url };
-  }
-  if (type !== 'text/html' && type !== 'application/xhtml+xml') return {};
+  if (type.startsWith('image/')) return { preview: { 'og:url': fetched.url }, imageUrl: fetched.url };
+  if (type !== 'text/html' && type !== 'application/xhtml+xml') return { preview: {} };
   const charset = /charset=([^;]+)/i.exec(fetched.contentType)?.[1]?.trim().toLowerCase();
   const html = fetched.body.toString(charset === 'iso-8859-1' || charset === 'latin1' ? 'latin1' : 'utf8');
   const preview: Preview = {};
   let description: string | undefined;
+  let imageUrl: string | undefined;
   for (const m of html.matchAll(/<meta\b[^>]*>/gi)) {
     const a = attributes(m[0]);
     const name = a.property ?? a.name;
     if (!name || a.content === undefined) continue;
-    // og:image would have to be downloaded into the media repository to become an mxc URI.
-    if (name.startsWith('og:') && !name.startsWith('og:image') && !(name in preview)) preview[name] = a.content.slice(0, 1000);
+    // og:image* describe the remote image; the preview gives the stored copy's instead.
+    if ((name === 'og:image' || name === 'og:image:url') && a.content) imageUrl ??= a.content;
+    else if (name.startsWith('og:') && !name.startsWith('og:image') && !(name in preview)) preview[name] = a.content.slice(0, 1000);
     if (name === 'description') description ??= a.content.slice(0, 1000);
   }
   if (!('og:description' in preview) && description !== undefined) preview['og:description'] = description;
@@ -181,5 +220,5 @@ export function buildPreview(fetched: Fetched): Preview {
     const title = /<title[^>]*>([^<]*)<\/title>/i.exec(html)?.[1];
     if (title?.trim()) preview['og:title'] = decodeEntities(title.trim()).slice(0, 1000);
   }
-  return preview;
+  return { preview, imageUrl };
 }
