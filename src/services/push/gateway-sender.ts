@@ -194,6 +194,8 @@ export class GatewaySender {
     const run = this.drain(state)
       .catch((err: unknown) => {
         log.error('push loop failed', { user_id: state.row.userId, app_id: state.row.appId, error: (err as Error).message });
+        // A database hiccup must not stall the pusher until its next notification.
+        if (!this.closed && !state.removed) this.scheduleRetry(state);
       })
       .finally(() => {
         state.running = undefined;

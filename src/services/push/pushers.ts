@@ -76,7 +76,7 @@ export class PusherService {
     const appId = body.app_id as string;
     const pushkey = body.pushkey as string;
     // PostgreSQL text cannot hold U+0000.
-    if (JSON.stringify(body).includes('\\u0000')) throw invalidParam('Pusher fields may not contain the NUL character');
+    if (hasNul(body)) throw invalidParam('Pusher fields may not contain the NUL character');
     if (appId.length > MAX_APP_ID_LENGTH) throw invalidParam(`app_id may be at most ${MAX_APP_ID_LENGTH} characters`);
     if (Buffer.byteLength(pushkey, 'utf8') > MAX_PUSHKEY_BYTES) throw invalidParam(`pushkey may be at most ${MAX_PUSHKEY_BYTES} bytes`);
 
@@ -163,4 +163,11 @@ function checkGatewayUrl(url: unknown): void {
   // A gateway behind a path prefix (https://host/sygnal/_matrix/push/v1/notify) is allowed.
   if (!parsed.pathname.endsWith(NOTIFY_PATH)) throw invalidParam(`'data.url' must have a path ending with ${NOTIFY_PATH}`);
   if (parsed.username || parsed.password) throw invalidParam("'data.url' may not contain credentials");
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\0') || hasNul(v));
+  return false;
 }
