@@ -243,6 +243,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   devices.onDeletion((userId, deviceIds) => void toDevice.forgetDevices(userId, deviceIds).catch(() => undefined));
   const e2ee = createE2ee({ db, storage, devices, positions: deviceListPositions, eventPositions, notifier, serverName: config.serverName });
   sync.addProvider(e2ee.syncProvider);
+  devices.onChange((userId) => void e2ee.deviceLists.markChanged(userId).catch(() => undefined));
   const delayedEvents = new DelayedEventService(storage, new DelayedEventStore(db), rooms.messages, roomState, config.maxEventDelayDuration);
   creator.onPersisted((events) => {
     for (const { event } of events) {
@@ -301,6 +302,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   roomsProvider.relations = services.relations;
   roomsProvider.visibility = rooms.visibility;
   services.slidingSync.unread = sync.unread;
+  services.slidingSync.visibility = rooms.visibility;
+  services.slidingSync.aggregations = services.relations;
   const router = new ApiRouter(
     (token) => auth.authenticate(token),
     // spec: devices carry last_seen_ip / last_seen_ts; written at most once a minute per device.

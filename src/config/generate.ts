@@ -56,6 +56,27 @@ signing_key_path: "./data/${serverName}.signing.key"
 # Uploaded files, named by content hash.
 media_store_path: "./data/media_store"
 max_upload_size: "50M"
+# Media uploaded while this is on is served only by the authenticated download routes (spec v1.11).
+enable_authenticated_media: true
+# Veche: bytes of media each user may keep (no limit when unset).
+#media_storage_quota_per_user: "10G"
+# URL previews are off by default; when on, private, loopback and link-local addresses are refused.
+url_preview_enabled: false
+
+# The built-in web client at / (open http://127.0.0.1:8008/ and sign in).
+web_client: true
+
+# Presence ("online", "away", status messages). false turns it off.
+presence:
+  enabled: true
+
+# The user directory: on a corporate server everyone finds everyone. false limits searches to
+# users who share a room with the searcher.
+user_directory:
+  search_all_users: true
+
+# Scheduled messages (MSC4140 delayed events): the longest delay allowed; unset turns them off.
+max_event_delay_duration: "30d"
 
 # Room version of new rooms.
 default_room_version: "11"

@@ -143,13 +143,15 @@ export class AccountService {
     this.checkDeviceId(opts.deviceId);
     const deviceId = opts.deviceId ?? newDeviceId();
     return this.storage.db.transaction(async (tx) => {
-      await this.devices.ensureDevice(tx, userId, deviceId, opts.initialDeviceDisplayName ?? null);
+      const created = await this.devices.ensureDevice(tx, userId, deviceId, opts.initialDeviceDisplayName ?? null);
       const session = await this.auth.issueSession(tx, userId, deviceId, { refreshable: opts.refreshable });
-      return { user_id: userId, device_id: deviceId, home_server: this.config.serverName, ...session };
+      return { created, result: { user_id: userId, device_id: deviceId, home_server: this.config.serverName, ...session } };
+    }).then(({ created, result }) => {
+      if (created) this.devices.announceChange(userId);
+      return result;
     });
   }
 
-  /** spec: POST /account/password. Other devices are logged out unless logout_devices is false. */
   /**
    * spec: POST /account/password. Unless logout_devices is false, every other device is deleted
    * and every other access token revoked, the requesting device's other tokens included.

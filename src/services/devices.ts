@@ -37,6 +37,18 @@ export class DeviceService {
     this.deletionListeners.push(listener);
   }
 
+  private readonly changeListeners: ((userId: string) => void)[] = [];
+
+  /** Hears of a new or renamed device (device-list updates for E2EE peers, spec §11.x). */
+  onChange(listener: (userId: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** Call after the transaction that created or renamed a device committed. */
+  announceChange(userId: string): void {
+    for (const l of this.changeListeners) l(userId);
+  }
+
   static toClient(d: DeviceRow): ClientDevice {
     const out: ClientDevice = { device_id: d.deviceId };
     if (d.displayName !== null) out.display_name = d.displayName;
@@ -61,6 +73,7 @@ export class DeviceService {
 
   async setDisplayName(userId: string, deviceId: string, displayName: string | null): Promise<void> {
     if (!(await this.storage.devices.setDisplayName(userId, deviceId, displayName))) throw notFound('Device not found');
+    this.announceChange(userId);
   }
 
   /**

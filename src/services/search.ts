@@ -18,11 +18,13 @@ import type { Requester } from './auth.js';
 import type { VisibilityService, RoomAccess } from './rooms/visibility.js';
 import type { RoomStateService } from './rooms/room-state.js';
 import { clientEventsOf, type AggregationSource } from './rooms/room-reads.js';
-import { parseRoomEventFilter, type RoomEventFilter } from './rooms/event-filter.js';
+import { emptyRoomEventFilter, matchesFilter, parseRoomEventFilter, type RoomEventFilter } from './rooms/event-filter.js';
 import { tokenAfter, tokenBefore } from './rooms/pagination-token.js';
 import { positionOf } from './rooms/visibility.js';
 
 export const SEARCH_KEYS = ['content.body', 'content.name', 'content.topic'] as const;
+/** Each key belongs to one event type (the index holds nothing else), so a types filter narrows the keys. */
+const TYPE_OF_KEY: Record<string, string> = { 'content.body': 'm.room.message', 'content.name': 'm.room.name', 'content.topic': 'm.room.topic' };
 /** spec: filter.limit; Synapse's default page is 10. */
 const DEFAULT_LIMIT = 10;
 const MAX_LIMIT = 100;
@@ -45,10 +47,14 @@ interface RoomEventsCriteria {
   groupBy: GroupKey[];
 }
 
-/** The opaque next_batch: where the last page stopped, and a group it is limited to. */
+/**
+ * The opaque next_batch: where the last page stopped, a group it is limited to, and the count the
+ * first page found (later pages repeat it instead of counting again).
+ */
 interface BatchToken {
   order: SearchOrder;
   cursor: SearchCursor;
+  count?: number;
   room?: string;
   sender?: string;
 }
@@ -56,6 +62,7 @@ interface BatchToken {
 export function encodeBatchToken(t: BatchToken): string {
   const json: Record<string, unknown> = { o: t.order, s: t.cursor.stream };
   if (t.cursor.rank !== undefined) json.r = t.cursor.rank;
+  if (t.count !== undefined) json.c = t.count;
   if (t.room) json.room = t.room;
   if (t.sender) json.sender = t.sender;
   return Buffer.from(JSON.stringify(json)).toString('base64url');
@@ -74,11 +81,13 @@ export function decodeBatchToken(token: string): BatchToken {
   const j = json as Record<string, unknown>;
   if ((j.o !== 'rank' && j.o !== 'recent') || !Number.isSafeInteger(j.s)) throw bad();
   if (j.o === 'rank' && (typeof j.r !== 'number' || !Number.isFinite(j.r))) throw bad();
+  if (j.c !== undefined && (!Number.isSafeInteger(j.c) || (j.c as number) < 0)) throw bad();
   if (j.room !== undefined && (typeof j.room !== 'string' || !j.room.startsWith('!'))) throw bad();
   if (j.sender !== undefined && (typeof j.sender !== 'string' || !j.sender.startsWith('@'))) throw bad();
   return {
     order: j.o,
     cursor: { stream: j.s as number, rank: j.o === 'rank' ? (j.r as number) : undefined },
+    count: j.c as number | undefined,
     room: j.room as string | undefined,
     sender: j.sender as string | undefined,
   };
@@ -166,34 +175,35 @@ export class SearchService {
     const { storage, index } = this.deps;
     const filter = criteria.filter;
     const limit = Math.min(filter.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
-    const ignored = await this.ignoredUsers(requester.userId);
     const accessOf = this.accessCache(requester.userId);
+    // The joined rooms are read (by asking about no room) while the ignore list is.
+    const [ignored] = await Promise.all([this.ignoredUsers(requester.userId), accessOf('')]);
+    const typesOnly = { ...emptyRoomEventFilter(), types: filter.types, notTypes: filter.notTypes };
+    const keys = criteria.keys.filter((k) => matchesFilter({ type: TYPE_OF_KEY[k]!, sender: '', content: {} }, typesOnly));
 
     // One result beyond the page is looked for, so that next_batch is only given when there is
     // more the user may see.
     let found: Found[] = [];
     let examined = token?.cursor;
     let exhausted = false;
-    let count: number | undefined;
+    let count = token?.count;
     let fetch = limit + 1;
     for (let round = 0; round < MAX_ROUNDS && found.length <= limit; round++) {
       const page = await index.search({
         term: criteria.term,
         userId: requester.userId,
-        keys: criteria.keys,
+        rooms: narrow(filter.rooms, token?.room),
+        notRooms: filter.notRooms,
+        keys,
         order: criteria.order,
         after: examined,
         limit: fetch,
-        rooms: narrow(filter.rooms, token?.room),
-        notRooms: filter.notRooms,
-        types: filter.types,
-        notTypes: filter.notTypes,
         senders: narrow(filter.senders, token?.sender),
         notSenders: filter.notSenders,
         containsUrl: filter.containsUrl,
-        withCount: round === 0,
+        withCount: round === 0 && !token,
       });
-      if (round === 0) count = page.count;
+      if (round === 0 && !token) count = page.count;
       const visible = await this.visibleOf(page.candidates, accessOf, ignored);
       for (const c of page.candidates) {
         examined = { stream: c.stream, rank: criteria.order === 'rank' ? c.rank : undefined };
@@ -220,19 +230,24 @@ export class SearchService {
 
     const now = this.deps.now();
     const events = found.map((f) => f.event);
-    const clientEvents = await clientEventsOf(storage, events, now, requester, this.aggregations);
+    const context = criteria.context;
+    const [around, highlights] = await Promise.all([
+      context ? this.contextEventsOf(events, context, filter, accessOf, ignored) : undefined,
+      index.highlights(criteria.term, events.map(searchTextOf).filter((t): t is string => t !== undefined)),
+    ]);
+    // The results and their context become client events in one pass (redactions, transaction
+    // IDs, bundled aggregations).
+    const shown = around ? [...events, ...around.shown] : events;
+    const clientEvents = await clientEventsOf(storage, shown, now, requester, this.aggregations);
     const results: JsonObject[] = found.map((f, i) => ({ rank: f.rank, result: clientEvents[i]! }));
-    if (criteria.context) {
-      const contexts = await Promise.all(found.map((f) => this.contextOf(requester, f.event, criteria.context!, filter, accessOf, ignored, now)));
+    if (context && around) {
+      const clientById = new Map(clientEvents.map((c) => [c.event_id as string, c]));
+      const contexts = await Promise.all(events.map((e, i) => this.contextOf(e, around.perResult[i]!, clientById, context.includeProfile)));
       contexts.forEach((c, i) => (results[i]!.context = c));
     }
 
-    const out: JsonObject = {
-      count: count ?? found.length,
-      results,
-      highlights: await index.highlights(criteria.term, events.map(searchTextOf).filter((t): t is string => t !== undefined)),
-    };
-    const next = cursor ? { order: criteria.order, cursor } : undefined;
+    const out: JsonObject = { count: count ?? found.length, results, highlights };
+    const next = cursor ? { order: criteria.order, cursor, count } : undefined;
     if (next) out.next_batch = encodeBatchToken({ ...next, room: token?.room, sender: token?.sender });
     if (criteria.includeState) out.state = await this.stateOf(requester, [...new Set(events.map((e) => e.event.room_id))], now);
     if (criteria.groupBy.length) {
@@ -271,13 +286,17 @@ export class SearchService {
     return map && typeof map === 'object' && !Array.isArray(map) ? new Set(Object.keys(map)) : new Set();
   }
 
-  /** The user's standing per room, read once per request. */
+  /**
+   * The user's standing in the rooms searched, from one read of the rooms they are joined to:
+   * a joined user's latest join lasts until now, which is all the history visibility rules need to
+   * know about them besides the state at each event.
+   */
   private accessCache(userId: string): (roomId: string) => Promise<RoomAccess | undefined> {
-    const cache = new Map<string, Promise<RoomAccess | undefined>>();
-    return (roomId) => {
-      let p = cache.get(roomId);
-      if (!p) cache.set(roomId, (p = this.deps.visibility.roomAccess(roomId, userId)));
-      return p;
+    let joined: Promise<Set<string>> | undefined;
+    return async (roomId) => {
+      joined ??= this.deps.index.joinedRooms(userId).then((ids) => new Set(ids));
+      if (!(await joined).has(roomId)) return undefined;
+      return { roomId, userId, membership: 'join', joinedUntil: 'now', visibility: 'shared' };
     };
   }
 
@@ -312,74 +331,89 @@ export class SearchService {
     return out;
   }
 
-  /** spec: event_context — events around the result (the search's filter applies), tokens, profiles. */
-  private async contextOf(
-    requester: Requester,
-    result: StoredEvent,
-    limits: { before: number; after: number; includeProfile: boolean },
+  /**
+   * spec: event_context — for each result, the events around it (the search's filter applies,
+   * and history visibility). One query finds the context of the whole page.
+   */
+  private async contextEventsOf(
+    results: StoredEvent[],
+    limits: { before: number; after: number },
     filter: RoomEventFilter,
     accessOf: (roomId: string) => Promise<RoomAccess | undefined>,
     ignored: Set<string>,
-    now: number,
-  ): Promise<JsonObject> {
-    const { storage, visibility } = this.deps;
-    const roomId = result.event.room_id;
-    const access = (await accessOf(roomId))!;
-    const at = positionOf(result);
-    const page = async (dir: 'b' | 'f', n: number): Promise<{ rows: StoredEvent[]; visible: StoredEvent[] }> => {
-      if (n === 0) return { rows: [], visible: [] };
-      const rows = await storage.events.paginate({
-        roomId,
-        dir,
-        from: at,
-        limit: n,
-        maxStream: Number.MAX_SAFE_INTEGER,
-        types: filter.types,
-        notTypes: filter.notTypes,
-        senders: filter.senders,
-        notSenders: filter.notSenders,
-        containsUrl: filter.containsUrl,
-      });
-      const shown = rows.filter((e) => e.event.state_key !== undefined || !ignored.has(e.event.sender));
-      return { rows, visible: await visibility.visibleEvents(access, shown) };
-    };
-    const [before, after] = await Promise.all([page('b', limits.before), page('f', limits.after)]);
-    const oldest = before.rows[before.rows.length - 1] ?? result;
-    const newest = after.rows[after.rows.length - 1] ?? result;
-    const [eventsBefore, eventsAfter] = await Promise.all([
-      clientEventsOf(storage, before.visible, now, requester, this.aggregations),
-      clientEventsOf(storage, after.visible, now, requester, this.aggregations),
-    ]);
-    const context: JsonObject = {
-      events_before: eventsBefore,
-      events_after: eventsAfter,
-      start: tokenBefore(positionOf(oldest)),
-      end: tokenAfter(positionOf(newest)),
-    };
-    if (limits.includeProfile) {
-      // spec: "the historic profile information": the senders' member events in the state at
-      // the last event of the context.
-      const last = after.visible[after.visible.length - 1] ?? result;
-      const stateIds = await this.deps.roomState.stateIdsAt(last, 'after');
-      const senders = new Set([...before.visible, result, ...after.visible].map((e) => e.event.sender));
-      const memberIds = new Map<string, string>();
-      for (const s of senders) {
-        const id = stateIds.get(stateKeyOf('m.room.member', s));
-        if (id) memberIds.set(s, id);
-      }
-      const members = await storage.events.getEvents(memberIds.values());
-      const profiles: JsonObject = {};
-      for (const [sender, id] of memberIds) {
-        const content = members.get(id)?.event.content;
-        if (!content) continue;
-        const profile: JsonObject = {};
-        if (typeof content.displayname === 'string') profile.displayname = content.displayname;
-        if (typeof content.avatar_url === 'string') profile.avatar_url = content.avatar_url;
-        profiles[sender] = profile;
-      }
-      context.profile_info = profiles;
+  ): Promise<{ shown: StoredEvent[]; perResult: { before: StoredEvent[]; after: StoredEvent[]; visible: Set<string> }[] }> {
+    const { storage, visibility, index } = this.deps;
+    const ids = await index.contextIds(
+      results.map((e) => ({ roomId: e.event.room_id, topo: e.topologicalOrdering, stream: e.streamOrdering })),
+      limits.before,
+      limits.after,
+      filter,
+    );
+    const loaded = await storage.events.getEvents(ids.flatMap((c) => [...c.before, ...c.after]));
+    const rowsOf = (list: string[]) => list.map((id) => loaded.get(id)).filter((e): e is StoredEvent => !!e);
+    // History visibility, one call per room for all of its context events.
+    const byRoom = new Map<string, StoredEvent[]>();
+    for (const e of loaded.values()) {
+      if (e.event.state_key === undefined && ignored.has(e.event.sender)) continue;
+      (byRoom.get(e.event.room_id) ?? byRoom.set(e.event.room_id, []).get(e.event.room_id)!).push(e);
     }
+    const visible = new Set<string>();
+    await Promise.all(
+      [...byRoom].map(async ([roomId, events]) => {
+        const access = await accessOf(roomId);
+        if (access) for (const e of await visibility.visibleEvents(access, events)) visible.add(e.event.event_id);
+      }),
+    );
+    const resultIds = new Set(results.map((e) => e.event.event_id));
+    return {
+      // A context event that is itself a result is formatted once.
+      shown: [...loaded.values()].filter((e) => visible.has(e.event.event_id) && !resultIds.has(e.event.event_id)),
+      perResult: ids.map((c) => ({ before: rowsOf(c.before), after: rowsOf(c.after), visible })),
+    };
+  }
+
+  /** One result's context object: its visible neighbours, pagination tokens and profiles. */
+  private async contextOf(
+    result: StoredEvent,
+    around: { before: StoredEvent[]; after: StoredEvent[]; visible: Set<string> },
+    clientById: Map<string, JsonObject>,
+    includeProfile: boolean,
+  ): Promise<JsonObject> {
+    const { before, after, visible } = around;
+    const visibleBefore = before.filter((e) => visible.has(e.event.event_id));
+    const visibleAfter = after.filter((e) => visible.has(e.event.event_id));
+    const context: JsonObject = {
+      events_before: visibleBefore.map((e) => clientById.get(e.event.event_id)!),
+      events_after: visibleAfter.map((e) => clientById.get(e.event.event_id)!),
+      start: tokenBefore(positionOf(before[before.length - 1] ?? result)),
+      end: tokenAfter(positionOf(after[after.length - 1] ?? result)),
+    };
+    if (includeProfile) context.profile_info = await this.profilesAt(visibleAfter[visibleAfter.length - 1] ?? result, [...visibleBefore, result, ...visibleAfter]);
     return context;
+  }
+
+  /**
+   * spec: profile_info, "the historic profile information": the senders' member events in the
+   * state at the last event of the context.
+   */
+  private async profilesAt(last: StoredEvent, events: StoredEvent[]): Promise<JsonObject> {
+    const stateIds = await this.deps.roomState.stateIdsAt(last, 'after');
+    const memberIds = new Map<string, string>();
+    for (const sender of new Set(events.map((e) => e.event.sender))) {
+      const id = stateIds.get(stateKeyOf('m.room.member', sender));
+      if (id) memberIds.set(sender, id);
+    }
+    const members = await this.deps.storage.events.getEvents(memberIds.values());
+    const profiles: JsonObject = {};
+    for (const [sender, id] of memberIds) {
+      const content = members.get(id)?.event.content;
+      if (!content) continue;
+      const profile: JsonObject = {};
+      if (typeof content.displayname === 'string') profile.displayname = content.displayname;
+      if (typeof content.avatar_url === 'string') profile.avatar_url = content.avatar_url;
+      profiles[sender] = profile;
+    }
+    return profiles;
   }
 
   /** spec: include_state — the current state of each room in the results. */

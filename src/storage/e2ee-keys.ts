@@ -232,6 +232,17 @@ export class E2eeKeyStore {
     return rows.map((r) => ({ targetUserId: r.target_user_id, targetKeyId: r.target_key_id, signerUserId: r.signer_user_id, signerKeyId: r.signer_key_id, signature: r.signature }));
   }
 
+  /** Signatures one user made on keys of the given users (their user-signing key's). */
+  async signaturesBy(signerUserId: string, targetUserIds: string[]): Promise<SignatureRow[]> {
+    if (!targetUserIds.length) return [];
+    const { rows } = await this.db.query<{ target_user_id: string; target_key_id: string; signer_user_id: string; signer_key_id: string; signature: string }>(
+      `SELECT target_user_id, target_key_id, signer_user_id, signer_key_id, signature FROM e2e_signatures
+       WHERE target_user_id = ANY($1) AND signer_user_id = $2`,
+      [targetUserIds, signerUserId],
+    );
+    return rows.map((r) => ({ targetUserId: r.target_user_id, targetKeyId: r.target_key_id, signerUserId: r.signer_user_id, signerKeyId: r.signer_key_id, signature: r.signature }));
+  }
+
   async addSignatures(tx: Queryable, rows: SignatureRow[]): Promise<void> {
     if (!rows.length) return;
     await tx.query(

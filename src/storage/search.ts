@@ -18,18 +18,17 @@ export interface SearchQuery {
   term: string;
   /** Only rooms where this user's current membership is join. */
   userId: string;
+  /** Further limits on the rooms (the filter's rooms / not_rooms, a group token's room). */
+  rooms?: string[];
+  notRooms?: string[];
   keys: string[];
   order: SearchOrder;
   after?: SearchCursor;
   limit: number;
-  rooms?: string[];
-  notRooms?: string[];
-  types?: string[];
-  notTypes?: string[];
   senders?: string[];
   notSenders?: string[];
   containsUrl?: boolean;
-  /** Also count every match (ignoring `after` and `limit`). */
+  /** Also give the number of matches of the whole search (ignoring `after` and `limit`). */
   withCount: boolean;
 }
 
@@ -42,7 +41,10 @@ export interface SearchCandidate {
 
 export interface SearchPage {
   candidates: SearchCandidate[];
-  /** Matches of the whole search before history visibility (when asked for). */
+  /**
+   * Matches of the whole search before history visibility: exact when every match was read,
+   * else PostgreSQL's estimate from its statistics of the index (spec: "an approximate count").
+   */
   count?: number;
 }
 
@@ -51,77 +53,171 @@ export interface SearchPage {
  * websearch_to_tsquery never fails on user input (quotes, "or", "-" work as on web search engines).
  */
 const TSQUERY = `(websearch_to_tsquery('russian'::regconfig, $1) || websearch_to_tsquery('english'::regconfig, $1))`;
+/** Newest-first searches look at this many of the newest indexed events before using the GIN index. */
+const RECENT_WINDOW = 3000;
+
+/** Below this many estimated matches, the count is exact. */
+const EXACT_COUNT_UP_TO = 2000;
+
+type Row = { event_id: string; room_id: string; stream: number; rank: number; total?: number | null };
 
 export class SearchStore {
   constructor(private readonly db: Queryable) {}
 
+  /** The rooms where the user's current membership is join. */
+  async joinedRooms(userId: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ room_id: string }>(
+      `SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = $1 AND membership = 'join'`,
+      [userId],
+    );
+    return rows.map((r) => r.room_id);
+  }
+
   async search(q: SearchQuery): Promise<SearchPage> {
+    if (!q.keys.length || (q.rooms && !q.rooms.length)) return { candidates: [], count: q.withCount ? 0 : undefined };
     const params: unknown[] = [q.term, q.userId, q.keys];
     const p = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
     };
     const conds = [
-      's.vector @@ q.query',
-      's.key = ANY($3)',
-      // spec: search covers the rooms the user is in (Synapse: joined rooms).
-      `s.room_id IN (SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = $2 AND membership = 'join')`,
+      's.key = ANY($3::text[])',
+      // spec: search covers the rooms the user is in (Synapse: joined rooms). A semi-join, not a
+      // list of room IDs: a long literal list costs the planner more than the search itself.
+      `EXISTS (SELECT 1 FROM current_state m WHERE m.room_id = s.room_id AND m.type = 'm.room.member' AND m.state_key = $2 AND m.membership = 'join')`,
     ];
-    if (q.rooms) conds.push(`s.room_id = ANY(${p(q.rooms)})`);
-    if (q.notRooms?.length) conds.push(`NOT (s.room_id = ANY(${p(q.notRooms)}))`);
+    if (q.rooms) conds.push(`s.room_id = ANY(${p(q.rooms)}::text[])`);
+    if (q.notRooms?.length) conds.push(`NOT (s.room_id = ANY(${p(q.notRooms)}::text[]))`);
+    if (q.senders) conds.push(`s.sender = ANY(${p(q.senders)}::text[])`);
+    if (q.notSenders?.length) conds.push(`NOT (s.sender = ANY(${p(q.notSenders)}::text[]))`);
+    if (q.containsUrl !== undefined) conds.push(q.containsUrl ? 's.contains_url' : 'NOT s.contains_url');
+    const where = conds.join(' AND ');
+    const filterParams = params.length;
+    const toPage = (rows: Row[]) => rows.map((r) => ({ eventId: r.event_id, roomId: r.room_id, rank: Number(r.rank), stream: Number(r.stream) }));
+
+    if (q.order === 'rank') {
+      const after = q.after ? `(rank, stream) < (${p(q.after.rank ?? Number.MAX_VALUE)}::float8, ${p(q.after.stream)}::bigint)` : 'true';
+      // Every match is ranked: the page and the (exact) count read the ranked set once.
+      const { rows } = await this.db.query<Row>(
+        `WITH q AS (SELECT ${TSQUERY} AS query),
+         matches AS MATERIALIZED (
+           SELECT s.event_id, s.room_id, s.stream_ordering AS stream, ts_rank(s.vector, q.query)::float8 AS rank
+           FROM event_search s, q WHERE s.vector @@ q.query AND ${where}
+         )
+         SELECT event_id, room_id, stream, rank, ${q.withCount ? '(SELECT count(*) FROM matches)' : 'NULL'}::int AS total
+         FROM matches WHERE ${after} ORDER BY rank DESC, stream DESC LIMIT ${p(q.limit)}`,
+        params,
+      );
+      const count = q.withCount ? (rows[0]?.total ?? (q.after ? await this.countAll(where, params.slice(0, filterParams)) : 0)) : undefined;
+      return { candidates: toPage(rows), count };
+    }
+
+    // Newest first. A common term is found among the newest events at once: look at a window of
+    // them (walking the stream ordering backwards) first. Only when that does not fill the page
+    // does the GIN index collect the matches, which are then few. (Left to itself, the planner
+    // walks backwards for a term its statistics do not know, and reads every row.)
+    const after = q.after ? `s.stream_ordering < ${p(q.after.stream)}::bigint` : 'true';
+    const limit = p(q.limit);
+    // The count runs beside the page: counting many matches reads as many rows as ranking them
+    // would, so above a few thousand the statistics' estimate stands in for the exact count.
+    const counting = q.withCount && !q.after
+      ? this.estimate(q.term).then((estimate) => (estimate <= EXACT_COUNT_UP_TO ? this.countAll(where, params.slice(0, filterParams)) : estimate))
+      : undefined;
+    counting?.catch(() => undefined);
+    const ranked = (inner: string) => `
+      WITH q AS MATERIALIZED (SELECT ${TSQUERY} AS query)
+      SELECT page.event_id, page.room_id, page.stream, ts_rank(page.vector, q.query)::float8 AS rank
+      FROM (${inner}) page, q ORDER BY page.stream DESC`;
+    let { rows } = await this.db.query<Row>(
+      ranked(`SELECT s.event_id, s.room_id, s.stream_ordering AS stream, s.vector
+              FROM (SELECT * FROM event_search s WHERE ${after} ORDER BY s.stream_ordering DESC LIMIT ${RECENT_WINDOW}) s, q
+              WHERE s.vector @@ q.query AND ${where} ORDER BY s.stream_ordering DESC LIMIT ${limit}`),
+      params,
+    );
+    let complete = false;
+    if (rows.length < q.limit) {
+      // "+ 0" keeps the planner from walking the stream ordering: the GIN index finds the matches.
+      ({ rows } = await this.db.query<Row>(
+        ranked(`SELECT s.event_id, s.room_id, s.stream_ordering AS stream, s.vector FROM event_search s
+                WHERE s.vector @@ ${TSQUERY} AND ${where} AND ${after} ORDER BY s.stream_ordering + 0 DESC LIMIT ${limit}`),
+        params,
+      ));
+      complete = rows.length < q.limit;
+    }
+    let count: number | undefined;
+    if (counting) count = complete ? rows.length : Math.max(rows.length, await counting);
+    return { candidates: toPage(rows), count };
+  }
+
+  /** PostgreSQL's estimate of the matches of the term, from the statistics of the column. */
+  private async estimate(term: string): Promise<number> {
+    const { rows } = await this.db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+      `EXPLAIN (FORMAT JSON) SELECT 1 FROM event_search s WHERE s.vector @@ ${TSQUERY}`,
+      [term],
+    );
+    return Math.round(rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0);
+  }
+
+  /** Exact count of the matches (used where they are few or already read). */
+  private async countAll(where: string, params: unknown[]): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(
+      `WITH q AS (SELECT ${TSQUERY} AS query) SELECT count(*)::int AS n FROM event_search s, q WHERE s.vector @@ q.query AND ${where}`,
+      params,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * For each result, the IDs of up to `before` events before it and `after` events after it in
+   * its room's (topological, stream) order, with the filter's types / senders / contains_url: the
+   * context of a whole page in one statement.
+   */
+  async contextIds(
+    around: { roomId: string; topo: number; stream: number }[],
+    before: number,
+    after: number,
+    filter: { types?: string[]; notTypes?: string[]; senders?: string[]; notSenders?: string[]; containsUrl?: boolean },
+  ): Promise<{ before: string[]; after: string[] }[]> {
+    const out = around.map(() => ({ before: [] as string[], after: [] as string[] }));
+    if (!around.length || (before === 0 && after === 0)) return out;
+    const params: unknown[] = [around.map((a) => a.roomId), around.map((a) => a.topo), around.map((a) => a.stream), before, after];
+    const p = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const conds = ['NOT e.outlier', 'e.rejected_reason IS NULL'];
     const list = (values: string[] | undefined, column: string, negate: boolean, wildcards: boolean) => {
-      if (!values) return;
-      if (negate && !values.length) return;
-      // spec: a `*` in types matches any sequence of characters.
+      if (!values || (negate && !values.length)) return;
       const hasWildcard = wildcards && values.some((v) => v.includes('*'));
+      // spec: a `*` in types matches any sequence of characters.
       const expr = hasWildcard
-        ? `${column} LIKE ANY(${p(values.map((v) => v.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%')))})`
-        : `${column} = ANY(${p(values)})`;
+        ? `${column} LIKE ANY(${p(values.map((v) => v.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%')))}::text[])`
+        : `${column} = ANY(${p(values)}::text[])`;
       conds.push(negate ? `NOT (${expr})` : expr);
     };
-    list(q.types, 's.type', false, true);
-    list(q.notTypes, 's.type', true, true);
-    list(q.senders, 's.sender', false, false);
-    list(q.notSenders, 's.sender', true, false);
-    if (q.containsUrl !== undefined) conds.push(q.containsUrl ? 's.contains_url' : 'NOT s.contains_url');
-
-    // The filter's parameters come first, so the count query can reuse them alone.
-    const filterParams = params.length;
-    const order = q.order === 'rank' ? 'rank DESC, stream DESC' : 'stream DESC';
-    let after = 'true';
-    if (q.after) {
-      after = q.order === 'rank' && q.after.rank !== undefined
-        ? `(rank, stream) < (${p(q.after.rank)}::float8, ${p(q.after.stream)}::bigint)`
-        : `stream < ${p(q.after.stream)}::bigint`;
-    }
-    const limit = p(q.limit);
+    list(filter.types, 'e.type', false, true);
+    list(filter.notTypes, 'e.type', true, true);
+    list(filter.senders, 'e.sender', false, false);
+    list(filter.notSenders, 'e.sender', true, false);
+    if (filter.containsUrl !== undefined) conds.push(filter.containsUrl ? 'e.contains_url' : 'NOT e.contains_url');
     const where = conds.join(' AND ');
-    // The matches are computed once: the page and the count both read them.
-    const sql = `
-      WITH q AS (SELECT ${TSQUERY} AS query),
-      matches AS MATERIALIZED (
-        SELECT s.event_id, s.room_id, s.stream_ordering AS stream, ts_rank(s.vector, q.query)::float8 AS rank
-        FROM event_search s, q WHERE ${where}
-      )
-      SELECT event_id, room_id, stream, rank, ${q.withCount ? '(SELECT count(*) FROM matches)' : 'NULL'}::int AS total
-      FROM matches WHERE ${after} ORDER BY ${order} LIMIT ${limit}`;
-    const { rows } = await this.db.query<{ event_id: string; room_id: string; stream: number; rank: number; total: number | null }>(sql, params);
-    let count: number | undefined;
-    if (q.withCount) {
-      if (rows.length) count = rows[0]!.total ?? 0;
-      else {
-        // No row carries the count: an empty page, or a cursor past the last match.
-        const { rows: c } = await this.db.query<{ n: number }>(
-          `WITH q AS (SELECT ${TSQUERY} AS query) SELECT count(*)::int AS n FROM event_search s, q WHERE ${where}`,
-          params.slice(0, filterParams),
-        );
-        count = c[0]?.n ?? 0;
-      }
-    }
-    return {
-      candidates: rows.map((r) => ({ eventId: r.event_id, roomId: r.room_id, rank: Number(r.rank), stream: Number(r.stream) })),
-      count,
-    };
+    const { rows } = await this.db.query<{ i: number; dir: 'b' | 'f'; event_id: string }>(
+      `SELECT r.i::int AS i, c.dir, c.event_id
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS r(room_id, topo, stream, i)
+       CROSS JOIN LATERAL (
+         (SELECT 'b' AS dir, e.event_id, e.topological_ordering AS t, e.stream_ordering AS s FROM events e
+          WHERE e.room_id = r.room_id AND (e.topological_ordering, e.stream_ordering) < (r.topo, r.stream) AND ${where}
+          ORDER BY e.topological_ordering DESC, e.stream_ordering DESC LIMIT $4)
+         UNION ALL
+         (SELECT 'f' AS dir, e.event_id, e.topological_ordering AS t, e.stream_ordering AS s FROM events e
+          WHERE e.room_id = r.room_id AND (e.topological_ordering, e.stream_ordering) > (r.topo, r.stream) AND ${where}
+          ORDER BY e.topological_ordering ASC, e.stream_ordering ASC LIMIT $5)
+       ) c
+       ORDER BY r.i, c.dir, CASE WHEN c.dir = 'b' THEN -c.t ELSE c.t END, CASE WHEN c.dir = 'b' THEN -c.s ELSE c.s END`,
+      params,
+    );
+    for (const r of rows) out[r.i - 1]![r.dir === 'b' ? 'before' : 'after'].push(r.event_id);
+    return out;
   }
 
   /**

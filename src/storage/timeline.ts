@@ -44,6 +44,42 @@ export class TimelineStore {
     return out;
   }
 
+  /**
+   * Rooms among `roomIds` whose history visibility was ever 'joined' or 'invited': in the others
+   * ('shared', 'world_readable', unset) a joined user may read the whole history.
+   */
+  async roomsWithRestrictedHistory(roomIds: string[]): Promise<Set<string>> {
+    if (!roomIds.length) return new Set();
+    const { rows } = await this.db.query<{ room_id: string }>(
+      `SELECT DISTINCT room_id FROM events
+       WHERE room_id = ANY($1) AND type = 'm.room.history_visibility' AND state_key = '' AND rejected_reason IS NULL
+         AND json::jsonb->'content'->>'history_visibility' IN ('joined', 'invited')`,
+      [roomIds],
+    );
+    return new Set(rows.map((r) => r.room_id));
+  }
+
+  /**
+   * Rooms among `roomIds` where the user was joined at `since` and stayed joined through
+   * (since, upTo] (only profile changes): for /sync, rooms not newly joined.
+   */
+  async joinedThroughout(roomIds: string[], userId: string, since: number, upTo: number): Promise<Set<string>> {
+    if (!roomIds.length) return new Set();
+    const { rows } = await this.db.query<{ room_id: string }>(
+      `SELECT x.room_id FROM unnest($1::text[]) AS x(room_id)
+       WHERE (SELECT e.membership FROM events e
+              WHERE e.room_id = x.room_id AND e.type = 'm.room.member' AND e.state_key = $2 AND e.stream_ordering <= $3
+                AND NOT e.outlier AND e.rejected_reason IS NULL
+              ORDER BY e.stream_ordering DESC LIMIT 1) = 'join'
+         AND NOT EXISTS (SELECT 1 FROM events e
+              WHERE e.room_id = x.room_id AND e.type = 'm.room.member' AND e.state_key = $2
+                AND e.stream_ordering > $3 AND e.stream_ordering <= $4 AND NOT e.outlier AND e.rejected_reason IS NULL
+                AND e.membership IS DISTINCT FROM 'join')`,
+      [roomIds, userId, since, upTo],
+    );
+    return new Set(rows.map((r) => r.room_id));
+  }
+
   /** Rooms among `roomIds` with events in (since, upTo]. */
   async roomsWithEvents(roomIds: string[], since: number, upTo: number): Promise<Set<string>> {
     if (!roomIds.length) return new Set();
@@ -77,20 +113,31 @@ export class TimelineStore {
     return rows.map((r) => ({ roomId: r.room_id, membership: r.membership, eventId: r.event_id, stream: Number(r.stream_ordering) }));
   }
 
-  /** Member counts and up to 5 heroes per room (spec: /sync room summary). */
-  async summaries(roomIds: string[], userId: string): Promise<Map<string, { joined: number; invited: number; heroes: string[] }>> {
-    const out = new Map<string, { joined: number; invited: number; heroes: string[] }>();
+  /** Member counts and up to 5 heroes per room (spec: /sync room summary, m.heroes). */
+  async summaries(roomIds: string[], userId: string): Promise<Map<string, { joined: number; invited: number; heroes: string[]; named: boolean }>> {
+    const out = new Map<string, { joined: number; invited: number; heroes: string[]; named: boolean }>();
     if (!roomIds.length) return out;
-    const { rows } = await this.db.query<{ room_id: string; joined: number; invited: number; heroes: string[] | null }>(
+    const { rows } = await this.db.query<{ room_id: string; joined: number; invited: number; heroes: string[] | null; present: number; named: boolean }>(
       `SELECT x.room_id,
          (SELECT count(*) FROM current_state c WHERE c.room_id = x.room_id AND c.type = 'm.room.member' AND c.membership = 'join')::int AS joined,
          (SELECT count(*) FROM current_state c WHERE c.room_id = x.room_id AND c.type = 'm.room.member' AND c.membership = 'invite')::int AS invited,
-         ARRAY(SELECT c.state_key FROM current_state c WHERE c.room_id = x.room_id AND c.type = 'm.room.member'
-               AND c.membership IN ('join', 'invite') AND c.state_key <> $2 ORDER BY c.state_key LIMIT 5) AS heroes
+         ARRAY(SELECT c.state_key FROM current_state c JOIN events e ON e.event_id = c.event_id
+               WHERE c.room_id = x.room_id AND c.type = 'm.room.member' AND c.state_key <> $2
+               ORDER BY (c.membership IN ('join', 'invite')) DESC, e.stream_ordering LIMIT 5) AS heroes,
+         (SELECT count(*) FROM current_state c WHERE c.room_id = x.room_id AND c.type = 'm.room.member'
+               AND c.membership IN ('join', 'invite') AND c.state_key <> $2)::int AS present,
+         EXISTS (SELECT 1 FROM current_state c JOIN events e ON e.event_id = c.event_id
+               WHERE c.room_id = x.room_id AND c.state_key = '' AND c.type IN ('m.room.name', 'm.room.canonical_alias')
+               AND coalesce(e.json::jsonb->'content'->>'name', e.json::jsonb->'content'->>'alias', '') <> '') AS named
        FROM unnest($1::text[]) AS x(room_id)`,
       [roomIds, userId],
     );
-    for (const r of rows) out.set(r.room_id, { joined: r.joined, invited: r.invited, heroes: r.heroes ?? [] });
+    // spec: the first 5 joined or invited members by stream ordering; only when there are none,
+    // the left and banned ones.
+    for (const r of rows) {
+      const heroes = r.heroes ?? [];
+      out.set(r.room_id, { joined: r.joined, invited: r.invited, heroes: r.present > 0 ? heroes.slice(0, Math.min(heroes.length, r.present)) : heroes, named: r.named });
+    }
     return out;
   }
 
@@ -117,12 +164,21 @@ export class TimelineStore {
     return out;
   }
 
-  /** The current member event IDs of some users in a room. */
-  async memberEventIds(roomId: string, userIds: string[]): Promise<Map<string, string>> {
-    const { rows } = await this.db.query<{ state_key: string; event_id: string }>(
-      `SELECT state_key, event_id FROM current_state WHERE room_id = $1 AND type = 'm.room.member' AND state_key = ANY($2)`,
-      [roomId, userIds],
+  /** The current member event IDs of some users in each of many rooms, in one query. */
+  async memberEventIdsOf(wanted: { roomId: string; userIds: string[] }[]): Promise<Map<string, Map<string, string>>> {
+    const out = new Map<string, Map<string, string>>();
+    const pairs = wanted.flatMap((w) => w.userIds.map((u) => [w.roomId, u] as const));
+    if (!pairs.length) return out;
+    const { rows } = await this.db.query<{ room_id: string; state_key: string; event_id: string }>(
+      `SELECT c.room_id, c.state_key, c.event_id FROM unnest($1::text[], $2::text[]) AS x(room_id, user_id)
+       JOIN current_state c ON c.room_id = x.room_id AND c.type = 'm.room.member' AND c.state_key = x.user_id`,
+      [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
     );
-    return new Map(rows.map((r) => [r.state_key, r.event_id]));
+    for (const r of rows) {
+      let m = out.get(r.room_id);
+      if (!m) out.set(r.room_id, (m = new Map()));
+      m.set(r.state_key, r.event_id);
+    }
+    return out;
   }
 }

@@ -3,7 +3,7 @@
  * changes, cross-signing, signatures, device lists in /sync, deletion of a device's keys.
  */
 import { expect } from 'chai';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer, type TestUser } from '../harness.js';
 import { signingKeyFromSeed, signBytes, signedJsonBytes, type SigningKey } from '../../src/matrix/signing.js';
 
@@ -207,14 +207,12 @@ describe('e2ee: keys', () => {
     });
 
     it('checks each uploaded signature, reporting failures per key', async () => {
-      const dk = deviceKeys(alice, aliceKey);
       // the stored device keys, signed by the self-signing key
       const q0 = await post(alice, '/keys/query', { device_keys: { [alice.userId]: [alice.deviceId] } });
       const stored = q0.body.device_keys[alice.userId][alice.deviceId];
       delete stored.unsigned;
       const signedDevice = sign(stored, alice.userId, `ed25519:${selfSigning.publicKeyBase64}`, selfSigning);
       const forgedDevice = sign(stored, alice.userId, `ed25519:${selfSigning.publicKeyBase64}`, newKey());
-      void dk;
       const bad = await post(alice, '/keys/signatures/upload', { [alice.userId]: { [alice.deviceId]: forgedDevice } });
       expect(bad.status).to.equal(200);
       expect(bad.body.failures[alice.userId][alice.deviceId].errcode).to.equal('M_INVALID_SIGNATURE');
@@ -275,6 +273,26 @@ describe('e2ee: keys', () => {
       expect(s4.body.device_lists.changed).to.not.include(hank.userId);
     });
 
+    it('a user who leaves the last shared room sees its members as left; a new room shows them as changed', async () => {
+      const kate = await t.registerUser();
+      const liam = await t.registerUser();
+      const r1 = (await post(kate, '/createRoom', { preset: 'public_chat' })).body.room_id;
+      await post(liam, `/join/${encodeURIComponent(r1)}`, {});
+      const s0 = await sync(liam);
+      await post(liam, `/rooms/${encodeURIComponent(r1)}/leave`, {});
+      const s1 = await sync(liam, `since=${s0.body.next_batch}`);
+      expect(s1.body.device_lists.left).to.deep.equal([kate.userId]);
+      const changes = await get(liam, `/keys/changes?from=${s0.body.next_batch}&to=${s1.body.next_batch}`);
+      expect(changes.body.left).to.deep.equal([kate.userId]);
+      // Liam joins a new room of Kate's: everyone there is new to him.
+      const r2 = (await post(kate, '/createRoom', { preset: 'public_chat' })).body.room_id;
+      await post(liam, `/join/${encodeURIComponent(r2)}`, {});
+      const s2 = await sync(liam, `since=${s1.body.next_batch}`);
+      expect(s2.body.device_lists.changed).to.include(kate.userId);
+      expect((await get(liam, '/keys/changes')).status).to.equal(400);
+      expect((await get(liam, '/keys/changes?from=nonsense')).status).to.equal(400);
+    });
+
     it('deleting a device removes its keys and announces the change', async () => {
       const jane = await t.registerUser();
       const login = await t.request('POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: jane.userId }, password: jane.password } });
@@ -301,5 +319,4 @@ describe('e2ee: keys', () => {
     });
   });
 
-  void generateKeyPairSync;
 });

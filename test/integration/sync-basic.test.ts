@@ -35,7 +35,7 @@ describe('sync: basics', () => {
     const started = Date.now();
     const pending = sync(bob, `since=${first.body.next_batch}&timeout=20000`);
     await new Promise((r) => setTimeout(r, 200));
-    console.log('sending', Date.now() - started); await sdkClient(t.baseUrl, alice).sendTextMessage(roomId, 'wake up'); console.log('sent', Date.now() - started);
+    await sdkClient(t.baseUrl, alice).sendTextMessage(roomId, 'wake up');
     const res = await pending;
     expect(Date.now() - started).to.be.lessThan(15000);
     const events = res.body.rooms.join[roomId].timeline.events;

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type Response, type NextFunction } from 'express';
 import type { Config } from '../../config/index.js';
@@ -106,23 +106,52 @@ export function webClientMount(config: Config, options: WebClientOptions = {}): 
     });
   };
 
+  /** Headers of a hashed asset; `path` is the file as built (not its .br or .gz). */
+  const assetHeaders = (res: Response, path: string) => {
+    if (path.endsWith('.html')) {
+      let csp = sandboxPolicies.get(path);
+      if (!csp) sandboxPolicies.set(path, (csp = sandboxPolicy(readFileSync(path, 'utf8'))));
+      securityHeaders(res, csp);
+    } else {
+      securityHeaders(res);
+    }
+    res.set({ 'Cache-Control': IMMUTABLE, Vary: 'Accept-Encoding' });
+  };
   const assets = express.static(join(root, 'assets'), {
     index: false,
     redirect: false,
     dotfiles: 'ignore',
     etag: true,
     lastModified: false,
-    setHeaders: (res, path) => {
-      if (path.endsWith('.html')) {
-        let csp = sandboxPolicies.get(path);
-        if (!csp) sandboxPolicies.set(path, (csp = sandboxPolicy(readFileSync(path, 'utf8'))));
-        securityHeaders(res, csp);
-      } else {
-        securityHeaders(res);
-      }
-      res.set('Cache-Control', IMMUTABLE);
-    },
+    setHeaders: assetHeaders,
   });
+
+  // The build wrote NAME.br and NAME.gz beside compressible assets: send one when the browser takes it.
+  const assetsDir = join(root, 'assets');
+  const precompressed = (req: Request, res: Response, next: NextFunction) => {
+    const name = req.path.slice(1);
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) return next();
+    const encoding = req.acceptsEncodings('br', 'gzip');
+    const suffix = encoding === 'br' ? '.br' : encoding === 'gzip' ? '.gz' : undefined;
+    if (!suffix || !existsSync(join(assetsDir, name + suffix))) return next();
+    try {
+      assetHeaders(res, join(assetsDir, name));
+    } catch {
+      return next();
+    }
+    res.type(extname(name));
+    res.set('Content-Encoding', encoding as string);
+    res.sendFile(
+      join(assetsDir, name + suffix),
+      { dotfiles: 'deny', lastModified: false, acceptRanges: false, headers: {} },
+      (err?: Error) => {
+        if (!err) return;
+        if (res.headersSent) return void res.end();
+        res.removeHeader('Content-Encoding');
+        next();
+      },
+    );
+  };
 
   /** index.html and sw.js are read per request: a rebuild takes effect without a restart. */
   const sendUncached = (file: string, type: string) => async (_req: Request, res: Response, next: NextFunction) => {
@@ -156,7 +185,7 @@ export function webClientMount(config: Config, options: WebClientOptions = {}): 
       res.set('Cache-Control', NO_CACHE);
       res.json({ defaultHomeServer: config.publicBaseUrl.replace(/\/$/, '') });
     });
-    router.use('/assets', assets);
+    router.use('/assets', precompressed, assets);
     app.use(router);
     log.info('serving the web client', { root });
   };

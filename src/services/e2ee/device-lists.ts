@@ -94,7 +94,7 @@ export class DeviceListService {
       try {
         roomIds = await this.store.joinedRooms(userId);
       } catch (err) {
-        log.warn('could not list rooms for a device-list notice', { error: (err as Error).message });
+        log.debug('could not list rooms for a device-list notice', { error: (err as Error).message });
       }
     }
     this.notifier.notify({ stream: 'device_lists', position, userIds: [userId], roomIds });

@@ -13,6 +13,7 @@ import type { DeviceService } from '../devices.js';
 import { DeviceListsProvider } from '../sync/device-lists-provider.js';
 import { DeviceListService } from './device-lists.js';
 import { KeyService } from './keys.js';
+import { DeviceKeysCache } from './device-keys-cache.js';
 import { CrossSigningService } from './cross-signing.js';
 import { KeyBackupService } from './backup.js';
 import { DehydratedDeviceService } from './dehydrated.js';
@@ -46,7 +47,7 @@ export function createE2ee(deps: E2eeDeps): E2eeServices {
   const now = deps.now ?? Date.now;
   const keyStore = new E2eeKeyStore(deps.db);
   const deviceLists = new DeviceListService(deps.storage, keyStore, deps.positions, deps.eventPositions, deps.notifier);
-  const keys = new KeyService(keyStore, deviceLists, deps.serverName, now);
+  const keys = new KeyService(keyStore, deviceLists, deps.serverName, now, new DeviceKeysCache(deps.notifier));
   const dehydrated = new DehydratedDeviceService(deps.storage, new E2eeDehydratedStore(deps.db), keyStore, keys, deps.devices, deviceLists);
   // spec: a deleted device's keys go, and the users who share a room hear that its list changed.
   deps.devices.onDeletion((userId, deviceIds) => {

@@ -12,23 +12,15 @@ import { MatrixError } from '../../errors.js';
 import { parseSyncToken } from '../../streams/sync-token.js';
 import type { Requester } from '../auth.js';
 import type { DeviceListService, DeviceListChanges } from './device-lists.js';
-import { hasValidSignature, invalidSignature, isObject, withSignatures, RawJson } from './signed-json.js';
-
-export interface KeyQueryResult {
-  failures: JsonObject;
-  device_keys: Record<string, Record<string, RawJson | JsonObject>>;
-  master_keys: Record<string, RawJson | JsonObject>;
-  self_signing_keys: Record<string, RawJson>;
-  user_signing_keys: Record<string, RawJson>;
-}
+import { hasValidSignature, invalidSignature, isObject } from './signed-json.js';
+import { queryKeys, MAX_QUERY_ENTRIES, type KeyQueryResult } from './key-query.js';
+import type { DeviceKeysCache } from './device-keys-cache.js';
 
 /** One upload may carry at most this many one-time keys, and a device may hold at most this many. */
 export const MAX_ONE_TIME_KEYS_PER_UPLOAD = 1000;
 export const MAX_ONE_TIME_KEYS_PER_DEVICE = 10_000;
 /** A device-keys object, or one key, larger than this is refused. */
 export const MAX_KEY_OBJECT_BYTES = 16 * 1024;
-/** Entries one /keys/query or /keys/claim may name. */
-export const MAX_QUERY_ENTRIES = 50_000;
 
 const tooLarge = (msg: string) => new MatrixError(413, 'M_TOO_LARGE', msg);
 const invalid = (msg: string) => new MatrixError(400, 'M_INVALID_PARAM', msg);
@@ -57,11 +49,9 @@ export class KeyService {
     private readonly deviceLists: DeviceListService,
     private readonly serverName: string,
     private readonly now: () => number = Date.now,
+    /** Whole users' device keys for /keys/query; absent: always read the database. */
+    private readonly cache?: DeviceKeysCache,
   ) {}
-
-  private isLocal(userId: string): boolean {
-    return serverNameOf(userId) === this.serverName;
-  }
 
   // --- upload ---
 
@@ -176,75 +166,9 @@ export class KeyService {
 
   // --- query ---
 
-  /**
-   * POST /keys/query. `timeout` only bounds federation queries, which are not made yet. Keys come
-   * back as RawJson where stored text can be used as is: serialise with serializeJson.
-   */
-  async query(requester: Requester, body: JsonObject): Promise<KeyQueryResult> {
-    const wanted = body.device_keys;
-    if (!isObject(wanted)) throw new MatrixError(400, 'M_BAD_JSON', "'device_keys' must be an object");
-    if (body.timeout !== undefined && (typeof body.timeout !== 'number' || body.timeout < 0)) throw invalid("'timeout' must be a non-negative integer");
-    const failures: JsonObject = {};
-    const allDevices: string[] = [];
-    const someDevices: { userId: string; deviceId: string }[] = [];
-    const localUsers: string[] = [];
-    let entries = 0;
-    for (const [userId, devices] of Object.entries(wanted)) {
-      const server = serverNameOf(userId);
-      if (!server) continue;
-      if (server !== this.serverName) {
-        failures[server] = { status: 503, message: 'Federation is not available on this server' };
-        continue;
-      }
-      if (!Array.isArray(devices)) throw new MatrixError(400, 'M_BAD_JSON', `'device_keys.${userId}' must be an array`);
-      localUsers.push(userId);
-      if (!devices.length) allDevices.push(userId);
-      else for (const d of devices) if (typeof d === 'string') someDevices.push({ userId, deviceId: d });
-      entries += Math.max(1, devices.length);
-      if (entries > MAX_QUERY_ENTRIES) throw tooLarge(`At most ${MAX_QUERY_ENTRIES} users and devices per query`);
-    }
-
-    // Three independent reads, in parallel; signatures of keys not returned are simply unused.
-    const [rows, crossSigning, signatures] = await Promise.all([
-      this.store.queryDeviceKeys(allDevices, someDevices),
-      this.store.crossSigningKeys(localUsers),
-      this.store.signaturesOfUsers(localUsers),
-    ]);
-    // A signature is shown when made by the key's owner, or by the one asking (their user-signing key).
-    const sigsFor = new Map<string, { signer: string; keyId: string; signature: string }[]>();
-    for (const s of signatures) {
-      if (s.signerUserId !== s.targetUserId && s.signerUserId !== requester.userId) continue;
-      const k = `${s.targetUserId}\u0000${s.targetKeyId}`;
-      let list = sigsFor.get(k);
-      if (!list) sigsFor.set(k, (list = []));
-      list.push({ signer: s.signerUserId, keyId: s.signerKeyId, signature: s.signature });
-    }
-
-    const deviceKeys: Record<string, Record<string, RawJson | JsonObject>> = {};
-    for (const u of localUsers) deviceKeys[u] = {};
-    for (const r of rows) {
-      const unsigned: JsonObject = r.displayName !== null ? { device_display_name: r.displayName } : {};
-      const extra = sigsFor.get(`${r.userId}\u0000${r.deviceId}`);
-      if (extra) {
-        const keys = withSignatures(JSON.parse(r.keyJson) as JsonObject, extra);
-        keys.unsigned = unsigned;
-        deviceKeys[r.userId]![r.deviceId] = keys;
-      } else {
-        // The common case: the stored text as is, with `unsigned` added.
-        deviceKeys[r.userId]![r.deviceId] = RawJson.withField(r.keyJson, 'unsigned', unsigned);
-      }
-    }
-    const masterKeys: Record<string, RawJson | JsonObject> = {};
-    const selfSigningKeys: Record<string, RawJson> = {};
-    const userSigningKeys: Record<string, RawJson> = {};
-    for (const k of crossSigning) {
-      if (k.keyType === 'master') {
-        const extra = sigsFor.get(`${k.userId}\u0000${k.publicKey}`);
-        masterKeys[k.userId] = extra ? withSignatures(JSON.parse(k.keyJson) as JsonObject, extra) : new RawJson(k.keyJson);
-      } else if (k.keyType === 'self_signing') selfSigningKeys[k.userId] = new RawJson(k.keyJson);
-      else if (k.keyType === 'user_signing' && k.userId === requester.userId) userSigningKeys[k.userId] = new RawJson(k.keyJson);
-    }
-    return { failures, device_keys: deviceKeys, master_keys: masterKeys, self_signing_keys: selfSigningKeys, user_signing_keys: userSigningKeys };
+  /** POST /keys/query (see key-query.ts). */
+  query(requester: Requester, body: JsonObject): Promise<KeyQueryResult> {
+    return queryKeys(this.store, this.cache, this.serverName, requester, body);
   }
 
   // --- claim ---

@@ -3,12 +3,19 @@
  * with. The state for the previous `pos` is kept too, because a client may retry with it. Held in
  * memory: after a restart the client gets M_UNKNOWN_POS and starts the connection again.
  */
+import type { StateRule } from './request.js';
+
 export interface RoomSent {
   /** Events up to this stream position were sent. */
   stream: number;
+  /** The user's membership when the room was last sent (a join after an invite starts afresh). */
+  membership: string;
   timelineLimit: number;
   /** Serialised required_state config the room was last sent with. */
   stateConfig: string;
+  /** That config, to tell which state a changed config newly asks for. */
+  include: StateRule[];
+  exclude: StateRule[];
   /** Members already sent through lazy loading. */
   lazyMembers: Set<string>;
 }
@@ -19,25 +26,41 @@ export interface ConnectionState {
 }
 
 const MAX_CONNECTIONS = 20_000;
+/**
+ * States kept per connection. A client cancels an in-flight request and resends it with the same
+ * pos (matrix-js-sdk does on every list change), while the cancelled long-poll may still answer
+ * later: every answer's state stays usable until the client moves past it.
+ */
+const STATES_PER_CONNECTION = 8;
 
 export class ConnectionStore {
-  private readonly conns = new Map<string, { current: ConnectionState; previous?: ConnectionState }>();
+  private readonly conns = new Map<string, Map<number, ConnectionState>>();
   private nextSeq = 1;
 
+  /**
+   * The state a pos names. MSC4186: once a request uses a pos, states from before it may go.
+   */
   get(key: string, seq: number): ConnectionState | undefined {
-    const c = this.conns.get(key);
-    if (!c) return undefined;
-    if (c.current.seq === seq) return c.current;
-    if (c.previous?.seq === seq) return c.previous;
-    return undefined;
+    const states = this.conns.get(key);
+    const state = states?.get(seq);
+    if (!states || !state) return undefined;
+    for (const s of states.keys()) if (s < seq) states.delete(s);
+    return state;
   }
 
-  /** Records the state after a response built on `base`; returns the new sequence number. */
-  commit(key: string, base: ConnectionState | undefined, rooms: Map<string, RoomSent>): number {
+  /** Records the state after a response; returns its sequence number (the pos's first part). */
+  commit(key: string, rooms: Map<string, RoomSent>): number {
     const seq = this.nextSeq++;
-    const existing = this.conns.get(key);
-    if (!existing && this.conns.size >= MAX_CONNECTIONS) this.conns.delete(this.conns.keys().next().value!);
-    this.conns.set(key, { current: { seq, rooms }, previous: base ?? existing?.current });
+    let states = this.conns.get(key);
+    if (!states) {
+      if (this.conns.size >= MAX_CONNECTIONS) this.conns.delete(this.conns.keys().next().value!);
+      states = new Map();
+    }
+    // Most recently used last, so the oldest connection goes first when the map is full.
+    this.conns.delete(key);
+    this.conns.set(key, states);
+    states.set(seq, { seq, rooms });
+    if (states.size > STATES_PER_CONNECTION) states.delete(states.keys().next().value!);
     return seq;
   }
 }

@@ -156,6 +156,11 @@ export function parseSlidingSyncRequest(body: JsonObject, query: Record<string, 
   if (isObj(body.extensions)) {
     for (const [name, raw] of Object.entries(body.extensions)) {
       if (!isObj(raw)) continue;
+      if (raw.enabled !== undefined && raw.enabled !== null && typeof raw.enabled !== 'boolean') bad(`extensions.${name}.enabled must be a boolean`);
+      // MSC3885: the to-device since token is the next_batch this server handed out.
+      if (name === 'to_device' && raw.since !== undefined && raw.since !== null && (typeof raw.since !== 'string' || !/^\d{1,15}$/.test(raw.since))) {
+        bad('extensions.to_device.since must be a next_batch token from this server');
+      }
       extensions[name] = {
         enabled: raw.enabled === true,
         lists: optStrings(raw.lists, `extensions.${name}.lists`),

@@ -7,29 +7,35 @@
 import type { Storage } from '../../storage/index.js';
 import type { StoredEvent } from '../../storage/events.js';
 import type { Notifier } from '../../streams/notifier.js';
-import { formatSyncToken, parseSyncToken, type SyncPositions } from '../../streams/sync-token.js';
+import { formatSyncToken, parseSyncToken, zeroPositions, type SyncPositions } from '../../streams/sync-token.js';
 import { MatrixError } from '../../errors.js';
 import type { JsonObject } from '../../matrix/types.js';
 import type { Requester } from '../auth.js';
-import { toClientEvent, toStrippedState } from '../rooms/client-events.js';
+import { toStrippedState } from '../rooms/client-events.js';
+import { clientEventsOf, type AggregationSource } from '../rooms/room-reads.js';
+import type { VisibilityService } from '../rooms/visibility.js';
 import type { SyncService } from '../sync/sync-service.js';
 import { emptyResponse } from '../sync/sync-service.js';
 import { parseSyncFilter } from '../sync/filter.js';
 import type { SyncContext } from '../sync/types.js';
 import type { UnreadCounts } from '../sync/unread.js';
 import { tokenBefore } from '../rooms/pagination-token.js';
-import { combineConfigs, matchesRule, type RoomConfig, type SlidingSyncRequest } from './request.js';
+import { combineConfigs, matchesRule, type RoomConfig, type SlidingSyncRequest, type StateRule } from './request.js';
 import { LongPoll } from '../sync/long-poll.js';
 import { ConnectionStore, type ConnectionState, type RoomSent } from './connections.js';
 import { loadRoomList, passesFilter, spaceChildren, type ListedRoom } from './room-list.js';
 import { translateExtensions } from './extensions.js';
+import { MAX_TIMEOUT_MS } from '../sync/sync-service.js';
 
-const MAX_TIMEOUT_MS = 120_000;
 const STRIPPED_TYPES = ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.encryption', 'm.room.topic'];
 
 export class SlidingSyncService {
   private readonly connections = new ConnectionStore();
   unread?: UnreadCounts;
+  /** History visibility for timelines reaching before the user's join (set by the composition root). */
+  visibility?: VisibilityService;
+  /** Bundled aggregations on limited timelines (set by the composition root). */
+  aggregations?: AggregationSource;
 
   constructor(
     private readonly storage: Storage,
@@ -49,8 +55,16 @@ export class SlidingSyncService {
       if (!m || !base) throw new MatrixError(400, 'M_UNKNOWN_POS', 'Unknown position; start a new connection');
       since = parseSyncToken(m[2]!);
     }
-    await this.sync.runHooks(requester, { since: since ? formatSyncToken(since) : undefined, setPresence: req.setPresence, timeout: req.timeout });
-    const deadline = this.now() + Math.min(req.timeout, MAX_TIMEOUT_MS);
+    // MSC3885: to-device messages follow the extension's own `since` (its last next_batch), not
+    // `pos`: only what the client acknowledges there may be deleted, and a client that did not ask
+    // for the extension acknowledges nothing.
+    const toDevice = req.extensions.to_device;
+    const toDeviceAck = toDevice?.enabled && toDevice.since !== undefined ? Number(toDevice.since) : undefined;
+    if (since) since.to_device = toDeviceAck ?? 0;
+    const hookSince = toDeviceAck !== undefined ? { ...(since ?? zeroPositions()), to_device: toDeviceAck } : since;
+    await this.sync.runHooks(requester, { since: hookSince ? formatSyncToken(hookSince) : undefined, setPresence: req.setPresence, timeout: req.timeout });
+    // MSC4186: the timeout is ignored when there is no pos (an initial request answers at once).
+    const deadline = this.now() + (since ? Math.min(req.timeout, MAX_TIMEOUT_MS) : 0);
 
     const poll = new LongPoll(this.notifier, undefined, (stream) => this.sync.generator(stream), this.now);
     try {
@@ -60,11 +74,10 @@ export class SlidingSyncService {
         // Until this computation knows the user's rooms, any notice counts as news.
         let interest: SyncContext | undefined;
         poll.reset((n) => !interest || this.sync.wakes(n, interest));
-        const { response, rooms, ctx } = await this.compute(requester, req, base, since, to);
+        const { response, rooms, ctx, hasNews } = await this.compute(requester, req, base, since, to);
         interest = ctx;
-        const hasNews = Object.keys(response.rooms as JsonObject).length > 0 || Object.keys(response.extensions as JsonObject).length > 0;
         if (!since || hasNews || this.now() >= deadline || !(await poll.wait(deadline))) {
-          const seq = this.connections.commit(key, base, rooms);
+          const seq = this.connections.commit(key, rooms);
           response.pos = `${seq}/${formatSyncToken(to)}`;
           return response;
         }
@@ -80,7 +93,7 @@ export class SlidingSyncService {
     base: ConnectionState | undefined,
     since: SyncPositions | undefined,
     to: SyncPositions,
-  ): Promise<{ response: JsonObject; rooms: Map<string, RoomSent>; ctx: SyncContext }> {
+  ): Promise<{ response: JsonObject; rooms: Map<string, RoomSent>; ctx: SyncContext; hasNews: boolean }> {
     const userId = requester.userId;
     const sentRooms = new Map(base?.rooms ?? []);
     const list = await loadRoomList(this.storage, userId, to.events, new Set(sentRooms.keys()));
@@ -90,6 +103,7 @@ export class SlidingSyncService {
     const lists: JsonObject = {};
     const configs = new Map<string, RoomConfig[]>();
     const roomLists = new Map<string, string[]>();
+    const addConfig = (roomId: string, cfg: RoomConfig) => (configs.get(roomId) ?? configs.set(roomId, []).get(roomId)!).push(cfg);
     for (const [name, cfg] of req.lists) {
       const children = cfg.filters.spaces ? await spaceChildren(this.storage, userId, cfg.filters.spaces) : undefined;
       const filtered = list.filter((r) => passesFilter(r, cfg.filters, children));
@@ -99,7 +113,7 @@ export class SlidingSyncService {
         const slice = filtered.slice(start, end + 1);
         ops.push({ op: 'SYNC', range: [start, end], room_ids: slice.map((r) => r.roomId) });
         for (const r of slice) {
-          (configs.get(r.roomId) ?? configs.set(r.roomId, []).get(r.roomId)!).push(cfg);
+          addConfig(r.roomId, cfg);
           const names = roomLists.get(r.roomId) ?? [];
           if (!names.includes(name)) names.push(name);
           roomLists.set(r.roomId, names);
@@ -107,142 +121,42 @@ export class SlidingSyncService {
       }
       lists[name] = { count: filtered.length, ops };
     }
+    // MSC4186: subscriptions to rooms the user may not see (or that do not exist) are ignored.
+    const subscribed = new Set<string>();
     for (const [roomId, cfg] of req.subscriptions) {
-      const room = byId.get(roomId);
-      if (!room || room.membership === 'leave') continue; // only rooms the user may see
-      (configs.get(roomId) ?? configs.set(roomId, []).get(roomId)!).push(cfg);
+      if (!byId.has(roomId)) continue;
+      subscribed.add(roomId);
+      addConfig(roomId, cfg);
     }
 
-    // Rooms that need sending: new to the connection, changed since, or with an expanded config.
-    const toSend: { room: ListedRoom; config: RoomConfig; prev?: RoomSent; initial: boolean; expanded: boolean }[] = [];
+    // Rooms that may need sending: new to the connection, changed since, or with an expanded config.
+    const candidates: Candidate[] = [];
     for (const [roomId, cfgs] of configs) {
       const room = byId.get(roomId)!;
       const config = combineConfigs(cfgs);
       const prev = sentRooms.get(roomId);
       const stateConfig = JSON.stringify([config.include, config.exclude, config.lazyMembers]);
-      const expanded = !!prev && config.timelineLimit > prev.timelineLimit;
-      const initial = !prev || prev.stateConfig !== stateConfig;
+      const stripped = room.membership === 'invite' || room.membership === 'knock';
+      // A room never sent, or sent under another membership that changes what the client may see
+      // (an invite accepted, a room rejoined), starts afresh.
+      const initial = !prev || (prev.membership !== room.membership && (room.membership === 'join' || stripped));
       const changed = !prev || room.activity > prev.stream || room.membershipStream > prev.stream;
-      if (initial || expanded || changed) toSend.push({ room, config, prev, initial, expanded });
+      if (stripped) {
+        if (initial || changed) candidates.push({ room, config, stateConfig, prev, initial: true, expanded: false, configChanged: false });
+        continue;
+      }
+      const expanded = !initial && config.timelineLimit > prev!.timelineLimit;
+      const configChanged = !initial && prev!.stateConfig !== stateConfig;
+      if (initial || expanded || changed || configChanged) candidates.push({ room, config, stateConfig, prev, initial, expanded, configChanged });
     }
 
     const rooms: JsonObject = {};
-    const joinedish = toSend.filter((t) => t.room.membership === 'join' || t.room.membership === 'leave' || t.room.membership === 'ban');
-    const timelines = await this.storage.timeline.latestEvents(
-      joinedish.map((t) => ({
-        roomId: t.room.roomId,
-        since: t.initial || t.expanded ? 0 : t.prev!.stream,
-        upTo: t.room.membership === 'join' ? to.events : Math.min(t.room.membershipStream, to.events),
-      })),
-      Math.max(1, ...joinedish.map((t) => t.config.timelineLimit)) + 1,
-    );
-    const stateRows = await this.storage.timeline.currentStateOf(joinedish.map((t) => t.room.roomId));
-    const summaries = await this.storage.timeline.summaries(joinedish.map((t) => t.room.roomId), userId);
-    const unread = this.unread ? await this.unread.counts(userId, joinedish.map((t) => t.room.roomId)) : new Map();
-    // Room names and avatars for every room sent, in one batch.
-    const nameRows = stateRows.filter((r) => r.stateKey === '' && (r.type === 'm.room.name' || r.type === 'm.room.avatar'));
-    const nameEvents = await this.storage.events.getEvents(nameRows.map((r) => r.eventId));
-    const contentOf = (roomId: string, type: string): JsonObject | undefined => {
-      const row = nameRows.find((r) => r.roomId === roomId && r.type === type);
-      return row ? nameEvents.get(row.eventId)?.event.content : undefined;
-    };
-    const now = this.now();
     const newSent = new Map(sentRooms);
-
-    for (const t of joinedish) {
-      const { room, config } = t;
-      const all = (timelines.get(room.roomId) ?? []).slice(0, config.timelineLimit + 1);
-      const page = all.slice(0, config.timelineLimit).reverse();
-      const liveSince = t.prev?.stream ?? since?.events;
-      const lazySent = new Set(t.initial ? [] : t.prev?.lazyMembers ?? []);
-      const rows = stateRows.filter((r) => r.roomId === room.roomId);
-      const lazyWanted = new Set<string>();
-      if (config.lazyMembers) {
-        for (const e of page) {
-          lazyWanted.add(e.event.sender);
-          if (e.event.type === 'm.room.member' && e.event.state_key) lazyWanted.add(e.event.state_key);
-        }
-      }
-      const stateIds = rows
-        .filter((r) => {
-          const byRule = config.include.some((rule) => matchesRule(rule, r.type, r.stateKey, userId)) && !config.exclude.some((rule) => matchesRule(rule, r.type, r.stateKey, userId));
-          const byLazy = r.type === 'm.room.member' && lazyWanted.has(r.stateKey) && !lazySent.has(r.stateKey);
-          if (!byRule && !byLazy) return false;
-          // Incremental: only state that changed since the room was last sent (or newly lazy).
-          return t.initial || byLazy || r.stream > (t.prev?.stream ?? 0);
-        })
-        .map((r) => r.eventId);
-      const stateEvents = await this.storage.events.getEvents(stateIds);
-      const name = contentOf(room.roomId, 'm.room.name');
-      const avatar = contentOf(room.roomId, 'm.room.avatar');
-      const s = summaries.get(room.roomId);
-      const u = unread.get(room.roomId);
-      const result: JsonObject = {
-        membership: room.membership,
-        bump_stamp: room.activity,
-        joined_count: s?.joined ?? 0,
-        invited_count: s?.invited ?? 0,
-        notification_count: u?.notification_count ?? 0,
-        highlight_count: u?.highlight_count ?? 0,
-        timeline: page.map((e) => this.clientEvent(e, now)),
-        required_state: stateIds.map((id) => stateEvents.get(id)).filter((e): e is StoredEvent => !!e).map((e) => this.clientEvent(e, now)),
-        limited: all.length > config.timelineLimit,
-        num_live: liveSince === undefined ? 0 : page.filter((e) => e.streamOrdering > liveSince).length,
-      };
-      if (page.length) result.prev_batch = tokenBefore({ topo: page[0]!.topologicalOrdering, stream: page[0]!.streamOrdering });
-      if (t.initial) result.initial = true;
-      if (t.expanded) result.expanded_timeline = true;
-      if (roomLists.has(room.roomId)) result.lists = roomLists.get(room.roomId)!;
-      if (room.isDm) result.is_dm = true;
-      if (typeof name?.name === 'string' && name.name) result.name = name.name;
-      if (typeof avatar?.url === 'string' && avatar.url) result.avatar = avatar.url;
-      if (!result.name && s) {
-        const heroes = rows.filter((r) => r.type === 'm.room.member' && s.heroes.includes(r.stateKey));
-        const heroEvents = await this.storage.events.getEvents(heroes.map((h) => h.eventId));
-        result.heroes = s.heroes.map((h) => {
-          const ev = heroEvents.get(heroes.find((x) => x.stateKey === h)?.eventId ?? '');
-          const hero: JsonObject = { user_id: h };
-          if (typeof ev?.event.content.displayname === 'string') hero.displayname = ev.event.content.displayname;
-          if (typeof ev?.event.content.avatar_url === 'string') hero.avatar_url = ev.event.content.avatar_url;
-          return hero;
-        });
-      }
-      rooms[room.roomId] = result;
-      const sentLazy = new Set(lazySent);
-      for (const id of stateIds) {
-        const e = stateEvents.get(id);
-        if (e?.event.type === 'm.room.member' && e.event.state_key) sentLazy.add(e.event.state_key);
-      }
-      newSent.set(room.roomId, {
-        stream: room.membership === 'join' ? to.events : room.membershipStream,
-        timelineLimit: config.timelineLimit,
-        stateConfig: JSON.stringify([config.include, config.exclude, config.lazyMembers]),
-        lazyMembers: sentLazy,
-      });
-    }
-
-    // Invites and knocks: stripped state only.
-    const strippedRooms = toSend.filter((t) => t.room.membership === 'invite' || t.room.membership === 'knock');
-    if (strippedRooms.length) {
-      const rows = await this.storage.timeline.currentStateOf(strippedRooms.map((t) => t.room.roomId));
-      const ids = rows.filter((r) => STRIPPED_TYPES.includes(r.type) && r.stateKey === '').map((r) => r.eventId);
-      const events = await this.storage.events.getEvents([...ids, ...strippedRooms.map((t) => t.room.membershipEventId)]);
-      for (const t of strippedRooms) {
-        const stripped = rows
-          .filter((r) => r.roomId === t.room.roomId && STRIPPED_TYPES.includes(r.type) && r.stateKey === '')
-          .map((r) => events.get(r.eventId))
-          .filter((e): e is StoredEvent => !!e)
-          .map((e) => toStrippedState(e.event));
-        const own = events.get(t.room.membershipEventId);
-        if (own) stripped.push(toStrippedState(own.event));
-        const result: JsonObject = { membership: t.room.membership, bump_stamp: t.room.activity, stripped_state: stripped, invite_state: stripped, initial: true };
-        if (roomLists.has(t.room.roomId)) result.lists = roomLists.get(t.room.roomId)!;
-        const nameEv = stripped.find((e) => e.type === 'm.room.name');
-        if (nameEv && typeof (nameEv.content as JsonObject).name === 'string') result.name = (nameEv.content as JsonObject).name!;
-        rooms[t.room.roomId] = result;
-        newSent.set(t.room.roomId, { stream: t.room.membershipStream, timelineLimit: t.config.timelineLimit, stateConfig: '', lazyMembers: new Set() });
-      }
-    }
+    const now = this.now();
+    const full = candidates.filter((c) => c.room.membership !== 'invite' && c.room.membership !== 'knock');
+    await this.fillRooms(requester, full, since, to, now, rooms, newSent);
+    await this.fillStrippedRooms(candidates.filter((c) => !full.includes(c)), rooms, newSent);
+    for (const [roomId, names] of roomLists) if (rooms[roomId]) (rooms[roomId] as JsonObject).lists = names;
 
     // Extensions, from the /sync stream providers.
     const joined = list.filter((r) => r.membership === 'join').map((r) => r.roomId);
@@ -260,12 +174,199 @@ export class SlidingSyncService {
       joinedRooms: joined,
       interestingRooms: new Set(list.filter((r) => r.membership !== 'leave' && r.membership !== 'ban').map((r) => r.roomId)),
     };
-    const extensions = await translateExtensions(this.sync, ctx, req, new Set([...configs.keys()]), roomLists);
-    return { response: { pos: '', lists, rooms, extensions }, rooms: newSent, ctx };
+    const initialRooms = new Set(Object.entries(rooms).filter(([, r]) => (r as JsonObject).initial === true && (r as JsonObject).membership === 'join').map(([id]) => id));
+    const timelineIds = new Map(Object.entries(rooms).map(([id, r]) => [id, new Set(((r as JsonObject).timeline as JsonObject[] | undefined)?.map((e) => e.event_id as string) ?? [])]));
+    const ext = await translateExtensions(this.sync, ctx, req, { roomLists, subscribed, initialRooms, timelineIds });
+    const hasNews = Object.keys(rooms).length > 0 || ext.hasNews;
+    return { response: { pos: '', lists, rooms, extensions: ext.extensions }, rooms: newSent, ctx, hasNews };
   }
 
-  private clientEvent(e: StoredEvent, now: number): JsonObject {
-    return toClientEvent(e, { now, omitRoomId: true });
+  /** Joined rooms and rooms the user was in (left, kicked, banned): timeline and required_state. */
+  private async fillRooms(
+    requester: Requester,
+    cands: Candidate[],
+    since: SyncPositions | undefined,
+    to: SyncPositions,
+    now: number,
+    rooms: JsonObject,
+    newSent: Map<string, RoomSent>,
+  ): Promise<void> {
+    if (!cands.length) return;
+    const userId = requester.userId;
+    // Nobody sees past their own leave or ban.
+    const upToOf = (c: Candidate) => (c.room.membership === 'join' ? to.events : Math.min(c.room.membershipStream, to.events));
+    const timelines = await this.storage.timeline.latestEvents(
+      cands.map((c) => ({ roomId: c.room.roomId, since: c.initial || c.expanded ? 0 : c.prev!.stream, upTo: upToOf(c) })),
+      Math.max(1, ...cands.map((c) => c.config.timelineLimit)) + 1,
+    );
+    const ids = cands.map((c) => c.room.roomId);
+    const [stateRows, summaries] = await Promise.all([this.storage.timeline.currentStateOf(ids), this.storage.timeline.summaries(ids, userId)]);
+    const unread = this.unread ? await this.unread.counts(userId, ids) : new Map();
+    const rowsOf = new Map<string, typeof stateRows>();
+    for (const r of stateRows) (rowsOf.get(r.roomId) ?? rowsOf.set(r.roomId, []).get(r.roomId)!).push(r);
+
+    for (const c of cands) {
+      const { room, config, prev } = c;
+      const upTo = upToOf(c);
+      // Someone who never joined (an invite refused or withdrawn) sees only that membership event.
+      const outsider = !room.everJoined;
+      const all = outsider ? [] : (timelines.get(room.roomId) ?? []).slice(0, config.timelineLimit + 1);
+      let page = all.slice(0, config.timelineLimit).reverse();
+      const limited = all.length > config.timelineLimit;
+      if (outsider && config.timelineLimit > 0) {
+        const own = await this.storage.events.getEvents([room.membershipEventId]);
+        page = [...own.values()];
+      }
+      if (this.visibility && page.length && (c.initial || c.expanded)) {
+        const access = await this.visibility.roomAccess(room.roomId, userId);
+        if (access) page = await this.visibility.visibleEvents(access, page);
+      }
+      // State of a room the user left is what they saw when leaving.
+      const rows = outsider ? [] : (rowsOf.get(room.roomId) ?? []).filter((r) => room.membership === 'join' || r.stream <= upTo);
+      const matches = (include: StateRule[], exclude: StateRule[], r: { type: string; stateKey: string }) =>
+        include.some((rule) => matchesRule(rule, r.type, r.stateKey, userId)) && !exclude.some((rule) => matchesRule(rule, r.type, r.stateKey, userId));
+      const lazySent = new Set(c.initial ? [] : (prev?.lazyMembers ?? []));
+      const lazyWanted = new Set<string>();
+      if (config.lazyMembers) {
+        for (const e of page) {
+          lazyWanted.add(e.event.sender);
+          if (e.event.type === 'm.room.member' && e.event.state_key) lazyWanted.add(e.event.state_key);
+        }
+      }
+      const prevStream = prev?.stream ?? 0;
+      const stateIds = rows
+        .filter((r) => {
+          const byRule = matches(config.include, config.exclude, r);
+          const isMember = r.type === 'm.room.member';
+          const byLazy = isMember && lazyWanted.has(r.stateKey) && (!lazySent.has(r.stateKey) || r.stream > prevStream);
+          // MSC4186 lazy members: a gapless incremental sync also carries every membership change.
+          const lazyChange = config.lazyMembers && isMember && !c.initial && !limited && r.stream > prevStream;
+          if (byLazy || lazyChange) return true;
+          if (!byRule) return false;
+          if (c.initial) return true;
+          // Incremental: state changed since the room was last sent, and state the changed
+          // required_state newly asks for.
+          return r.stream > prevStream || (c.configChanged && !matches(prev!.include, prev!.exclude, r));
+        })
+        .map((r) => r.eventId);
+      const nameRow = rows.find((r) => r.type === 'm.room.name' && r.stateKey === '');
+      const avatarRow = rows.find((r) => r.type === 'm.room.avatar' && r.stateKey === '');
+      const s = summaries.get(room.roomId);
+      const heroRows = rows.filter((r) => r.type === 'm.room.member' && (s?.heroes ?? []).includes(r.stateKey));
+      const events = await this.storage.events.getEvents([...stateIds, ...[nameRow, avatarRow, ...heroRows].filter((r) => !!r).map((r) => r!.eventId)]);
+      const stateEvents = stateIds.map((id) => events.get(id)).filter((e): e is StoredEvent => !!e);
+      const [timelineJson, stateJson] = await this.clientEvents(requester, page, stateEvents, limited, now);
+
+      // Incremental with nothing to tell (e.g. a changed required_state that matches no state).
+      if (!c.initial && !c.expanded && !page.length && !stateEvents.length && room.membershipStream <= prevStream) {
+        newSent.set(room.roomId, this.sentRecord(c, prev!.stream, lazySent));
+        continue;
+      }
+      const u = unread.get(room.roomId);
+      const joined = room.membership === 'join';
+      const result: JsonObject = {
+        membership: room.membership,
+        bump_stamp: room.bumpStamp,
+        notification_count: u?.notification_count ?? 0,
+        highlight_count: u?.highlight_count ?? 0,
+        required_state: stateJson,
+      };
+      // Member counts and heroes are today's: only for rooms the user is still in (as Synapse).
+      if (joined) {
+        result.joined_count = s?.joined ?? 0;
+        result.invited_count = s?.invited ?? 0;
+      }
+      if (config.timelineLimit > 0) {
+        result.timeline = timelineJson;
+        result.limited = limited;
+        // MSC4186: events after the request's pos are live, whatever this room's history on the connection.
+        result.num_live = since ? page.filter((e) => e.streamOrdering > since.events).length : 0;
+        if (page.length) result.prev_batch = tokenBefore({ topo: page[0]!.topologicalOrdering, stream: page[0]!.streamOrdering });
+      }
+      if (c.initial) result.initial = true;
+      if (c.expanded) {
+        // The MSC's name and the one Synapse (and so Element X) uses.
+        result.expanded_timeline = true;
+        result.unstable_expanded_timeline = true;
+      }
+      if (room.isDm) result.is_dm = true;
+      const name = nameRow ? events.get(nameRow.eventId)?.event.content.name : undefined;
+      const avatar = avatarRow ? events.get(avatarRow.eventId)?.event.content.url : undefined;
+      if (typeof name === 'string' && name) result.name = name;
+      if (typeof avatar === 'string' && avatar) result.avatar = avatar;
+      if (!result.name && joined && s?.heroes.length) {
+        result.heroes = s.heroes.map((h) => {
+          const ev = events.get(heroRows.find((x) => x.stateKey === h)?.eventId ?? '');
+          const hero: JsonObject = { user_id: h };
+          if (typeof ev?.event.content.displayname === 'string') hero.displayname = ev.event.content.displayname;
+          if (typeof ev?.event.content.avatar_url === 'string') hero.avatar_url = ev.event.content.avatar_url;
+          return hero;
+        });
+      }
+      rooms[room.roomId] = result;
+      const sentLazy = new Set(lazySent);
+      for (const e of stateEvents) if (e.event.type === 'm.room.member' && e.event.state_key) sentLazy.add(e.event.state_key);
+      newSent.set(room.roomId, this.sentRecord(c, upTo, sentLazy));
+    }
+  }
+
+  /** Invites and knocks: stripped state only. */
+  private async fillStrippedRooms(cands: Candidate[], rooms: JsonObject, newSent: Map<string, RoomSent>): Promise<void> {
+    if (!cands.length) return;
+    const rows = await this.storage.timeline.currentStateOf(cands.map((c) => c.room.roomId));
+    const wanted = rows.filter((r) => STRIPPED_TYPES.includes(r.type) && r.stateKey === '');
+    const events = await this.storage.events.getEvents([...wanted.map((r) => r.eventId), ...cands.map((c) => c.room.membershipEventId)]);
+    for (const c of cands) {
+      const stripped = wanted
+        .filter((r) => r.roomId === c.room.roomId)
+        .map((r) => events.get(r.eventId))
+        .filter((e): e is StoredEvent => !!e)
+        .map((e) => toStrippedState(e.event));
+      const own = events.get(c.room.membershipEventId);
+      if (own) stripped.push(toStrippedState(own.event));
+      // `invite_state` is what Synapse sends and matrix-js-sdk and ruma read; `stripped_state` is the MSC's name.
+      const result: JsonObject = { membership: c.room.membership, bump_stamp: c.room.bumpStamp, invite_state: stripped, stripped_state: stripped, initial: true };
+      const nameEv = stripped.find((e) => e.type === 'm.room.name');
+      if (nameEv && typeof (nameEv.content as JsonObject).name === 'string') result.name = (nameEv.content as JsonObject).name!;
+      if (c.room.isDm) result.is_dm = true;
+      rooms[c.room.roomId] = result;
+      newSent.set(c.room.roomId, this.sentRecord(c, c.room.membershipStream, new Set()));
+    }
+  }
+
+  private sentRecord(c: Candidate, stream: number, lazyMembers: Set<string>): RoomSent {
+    return {
+      stream,
+      membership: c.room.membership,
+      timelineLimit: c.config.timelineLimit,
+      stateConfig: c.stateConfig,
+      include: c.config.include,
+      exclude: c.config.exclude,
+      lazyMembers,
+    };
+  }
+
+  /** Client form (redactions applied, transaction_id for the sending device, aggregations on a gap), without room_id. */
+  private async clientEvents(requester: Requester, timeline: StoredEvent[], state: StoredEvent[], limited: boolean, now: number): Promise<[JsonObject[], JsonObject[]]> {
+    const client = await clientEventsOf(this.storage, [...timeline, ...state], now, requester);
+    if (this.aggregations && limited && timeline.length) {
+      const bundles = await this.aggregations.bundle(requester.userId, timeline);
+      for (const ev of client.slice(0, timeline.length)) {
+        const bundle = bundles.get(ev.event_id as string);
+        if (bundle) ((ev.unsigned ??= {}) as JsonObject)['m.relations'] = bundle;
+      }
+    }
+    for (const ev of client) delete ev.room_id;
+    return [client.slice(0, timeline.length), client.slice(timeline.length)];
   }
 }
 
+interface Candidate {
+  room: ListedRoom;
+  config: RoomConfig;
+  stateConfig: string;
+  prev?: RoomSent;
+  initial: boolean;
+  expanded: boolean;
+  configChanged: boolean;
+}

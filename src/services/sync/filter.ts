@@ -123,12 +123,28 @@ export function passes(f: EventFilterSpec & { rooms?: string[]; notRooms?: strin
   return true;
 }
 
+/** spec: Appendices "Dot-separated property paths": `\.` is a literal dot, `\\` a literal backslash. */
+export function splitFieldPath(path: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i]!;
+    if (c === '\\' && (path[i + 1] === '.' || path[i + 1] === '\\')) current += path[++i];
+    else if (c === '.') {
+      parts.push(current);
+      current = '';
+    } else current += c;
+  }
+  parts.push(current);
+  return parts;
+}
+
 /** spec: event_fields — keep only the listed (dotted, with `\.` escapes) fields. */
 export function applyEventFields(ev: JsonObject, fields: string[] | undefined): JsonObject {
   if (!fields) return ev;
   const out: JsonObject = {};
   for (const field of fields) {
-    const parts = field.split(/(?<!\\)\./).map((p) => p.replace(/\\\./g, '.'));
+    const parts = splitFieldPath(field);
     let src: JsonValue | undefined = ev;
     for (const p of parts) src = src && typeof src === 'object' && !Array.isArray(src) ? (src as JsonObject)[p] : undefined;
     if (src === undefined) continue;

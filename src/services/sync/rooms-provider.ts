@@ -16,7 +16,7 @@ import type { VisibilityService } from '../rooms/visibility.js';
 import { toFederationFormat } from '../../matrix/pdu.js';
 import { getRoomVersion } from '../../matrix/room-versions.js';
 import { applyEventFields, passes } from './filter.js';
-import { emptyJoinedRoom, type SyncContext, type SyncProvider } from './types.js';
+import { emptyJoinedRoom, type SyncContext, type SyncProvider, type SyncResponse } from './types.js';
 import type { LazyMembersCache } from './lazy-members.js';
 import { tokenBefore } from '../rooms/pagination-token.js';
 
@@ -71,9 +71,9 @@ export class RoomsProvider implements SyncProvider {
   }
 
   /** The user's memberships, from memory while no membership of theirs changed. */
-  private async membershipsOf(userId: string, to: number): Promise<Membership[]> {
+  private async membershipsOf(userId: string, to: number, fresh: (rows: Membership[]) => boolean): Promise<Membership[]> {
     const cached = this.memberships.get(userId);
-    if (cached && cached.at >= 0 && !this.membershipChanges.hasChangedSince(userId, cached.at) && this.membershipChanges.covers(cached.at)) {
+    if (cached && cached.at >= 0 && !this.membershipChanges.hasChangedSince(userId, cached.at) && this.membershipChanges.covers(cached.at) && !fresh(cached.rows)) {
       return cached.rows;
     }
     const rows = await this.storage.timeline.membershipsOf(userId);
@@ -87,13 +87,27 @@ export class RoomsProvider implements SyncProvider {
    * are theirs to see; only a page reaching back before that join (a room joined since the
    * token, an initial sync) is checked, so most rooms cost nothing here.
    */
-  private async applyVisibility(ctx: SyncContext, pages: Map<string, StoredEvent[]>, joinedAt: Map<string, number>): Promise<void> {
+  private async applyVisibility(ctx: SyncContext, pages: Map<string, StoredEvent[]>, joinedAt: Map<string, number>, joinedAfterPage: Set<string>): Promise<void> {
     if (!this.visibility) return;
-    for (const [roomId, page] of pages) {
+    const reachBack = [...pages].filter(([roomId, page]) => {
       const since = joinedAt.get(roomId);
-      if (since === undefined || !page.some((e) => e.streamOrdering < since)) continue;
+      return since !== undefined && page.some((e) => e.streamOrdering < since);
+    });
+    if (!reachBack.length) return;
+    // spec: a user joined after every event of the page (joined now, or until the leave that ends
+    // it) may read all history that was 'shared' or 'world_readable' (rule 3), so only rooms that
+    // ever had a stricter setting are checked event by event — and rooms the user may never have
+    // joined (a rejected invite).
+    const eligible = reachBack.map(([roomId]) => roomId).filter((r) => joinedAfterPage.has(r));
+    const restricted = await this.storage.timeline.roomsWithRestrictedHistory(eligible);
+    for (const [roomId, page] of reachBack) {
+      if (joinedAfterPage.has(roomId) && !restricted.has(roomId)) continue;
       const access = await this.visibility.roomAccess(roomId, ctx.userId);
-      if (access) pages.set(roomId, await this.visibility.visibleEvents(access, page));
+      if (!access) continue;
+      // The user's own membership events always go out (as Synapse's always_include_ids), so a
+      // client learns of its leave even from a room it could not read.
+      const visible = new Set((await this.visibility.visibleEvents(access, page)).map((e) => e.event.event_id));
+      pages.set(roomId, page.filter((e) => visible.has(e.event.event_id) || (e.event.type === 'm.room.member' && e.event.state_key === ctx.userId)));
     }
   }
 
@@ -124,14 +138,22 @@ export class RoomsProvider implements SyncProvider {
     const S = ctx.since?.events;
     const room = ctx.filter.room;
     const roomAllowed = (id: string) => (!room.rooms || room.rooms.includes(id)) && !(room.notRooms ?? []).includes(id);
-    const all = (await this.membershipsOf(ctx.userId, N)).filter((m) => roomAllowed(m.roomId) && m.stream <= N);
+    // Forgetting a room sends no notice, so whenever left rooms are to be listed, read afresh.
+    const listsLeft = (rows: Membership[]) =>
+      S === undefined || (ctx.fullState && room.includeLeave) || rows.some((m) => (m.membership === 'leave' || m.membership === 'ban') && m.stream > S);
+    const all = (await this.membershipsOf(ctx.userId, N, listsLeft)).filter((m) => roomAllowed(m.roomId) && m.stream <= N);
     ctx.interestingRooms = new Set(all.filter((m) => m.membership !== 'leave' && m.membership !== 'ban').map((m) => m.roomId));
     const joined = all.filter((m) => m.membership === 'join');
     ctx.joinedRooms = joined.map((m) => m.roomId);
     if (S === undefined) this.lazy.reset(ctx.userId, ctx.deviceId);
 
     // Rooms to send whole (initial sync, full_state, or joined since `since`) and rooms with news.
-    const full = joined.filter((m) => S === undefined || ctx.fullState || m.stream > S).map((m) => m.roomId);
+    // A join after a join (a profile change) is no new join: those rooms are only checked when
+    // the user's own member event moved on since the token.
+    const memberChanged = S === undefined ? [] : joined.filter((m) => m.stream > S).map((m) => m.roomId);
+    const stayed = memberChanged.length ? await storage.timeline.joinedThroughout(memberChanged, ctx.userId, S!, N) : new Set<string>();
+    const newlyJoined = new Set(S === undefined ? joined.map((m) => m.roomId) : memberChanged.filter((r) => !stayed.has(r)));
+    const full = joined.filter((m) => ctx.fullState || newlyJoined.has(m.roomId)).map((m) => m.roomId);
     const fullSet = new Set(full);
     let changed: string[] = [];
     if (S !== undefined) {
@@ -142,21 +164,25 @@ export class RoomsProvider implements SyncProvider {
     const limit = Math.min(ctx.filter.room.timeline.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT);
     const tl = ctx.filter.room.timeline;
     const timelines = await storage.timeline.latestEvents(
-      [...full.map((r) => ({ roomId: r, since: 0, upTo: N })), ...changed.map((r) => ({ roomId: r, since: S!, upTo: N }))],
+      [
+        // spec: with full_state "the timeline will still be limited by the since parameter".
+        ...full.map((r) => ({ roomId: r, since: newlyJoined.has(r) ? 0 : S!, upTo: N })),
+        ...changed.map((r) => ({ roomId: r, since: S!, upTo: N })),
+      ],
       limit + 1,
       { types: tl.types, notTypes: tl.notTypes, senders: tl.senders, notSenders: tl.notSenders, containsUrl: tl.containsUrl },
     );
     const roomsInResponse = [...full, ...changed];
     // State at the start of each timeline.
-    const stateIds = await this.stateAtTimelineStart(ctx, full, changed, timelines, S);
+    const summaries = await storage.timeline.summaries(roomsInResponse, ctx.userId);
+    const stateIds = await this.stateAtTimelineStart(ctx, full, changed, timelines, S, summaries);
     const wantedStateEvents = new Set<string>();
     for (const ids of stateIds.values()) for (const id of ids.values()) wantedStateEvents.add(id);
     const stateEvents = await storage.events.getEvents(wantedStateEvents);
 
     const pages = new Map(roomsInResponse.map((r) => [r, (timelines.get(r) ?? []).slice(0, limit).reverse()]));
-    await this.applyVisibility(ctx, pages, new Map(joined.map((m) => [m.roomId, m.stream])));
+    await this.applyVisibility(ctx, pages, new Map(joined.map((m) => [m.roomId, m.stream])), new Set(ctx.joinedRooms));
     const formatted = await this.formatAll(ctx, [...pages.values()].flat(), [...stateEvents.values()]);
-    const summaries = await storage.timeline.summaries(roomsInResponse, ctx.userId);
 
     for (const roomId of roomsInResponse) {
       const events = (timelines.get(roomId) ?? []).slice();
@@ -165,22 +191,14 @@ export class RoomsProvider implements SyncProvider {
       entry.timeline.limited = events.length > limit;
       entry.timeline.events = page.map((e) => formatted.get(e.event.event_id)!);
       entry.timeline.prev_batch = page.length ? tokenBefore({ topo: page[0]!.topologicalOrdering, stream: page[0]!.streamOrdering }) : `s${N}`;
-      const ids = stateIds.get(roomId);
-      if (ids) {
-        entry.state.events = [...ids.values()]
-          .map((id) => stateEvents.get(id))
-          .filter((e): e is StoredEvent => !!e && passes(ctx.filter.room.state, e.event))
-          .map((e) => formatted.get(e.event.event_id)!);
-      }
-      if (ctx.useStateAfter) {
-        // MSC4222: state_after is the state at the end of the timeline, replacing `state`; it is
-        // named as the client asked (matrix-js-sdk asks, and reads, the unstable name).
-        const after = new Map<string, JsonObject>();
-        for (const ev of entry.state.events) after.set(stateKeyOf(String(ev.type), String(ev.state_key)), ev);
-        for (const ev of entry.timeline.events) if (ev.state_key !== undefined) after.set(stateKeyOf(String(ev.type), String(ev.state_key)), ev);
-        entry[ctx.useStateAfter === 'unstable' ? 'org.matrix.msc4222.state_after' : 'state_after'] = { events: [...after.values()] };
-        entry.state = { events: [] };
-      }
+      const state = [...(stateIds.get(roomId)?.values() ?? [])]
+        .map((id) => stateEvents.get(id))
+        .filter((e): e is StoredEvent => !!e && passes(ctx.filter.room.state, e.event));
+      // As Synapse, an incremental sync leaves out a room whose news the filter hid entirely, so
+      // a long-poll keeps waiting rather than returning an empty entry.
+      if (!fullSet.has(roomId) && !page.length && !state.length) continue;
+      entry.state.events = state.map((e) => formatted.get(e.event.event_id)!);
+      setStateAfter(ctx, entry, [...state, ...page], formatted);
       const s = summaries.get(roomId);
       if (s) entry.summary = { 'm.heroes': s.heroes, 'm.joined_member_count': s.joined, 'm.invited_member_count': s.invited };
       ctx.response.rooms.join[roomId] = entry;
@@ -201,7 +219,14 @@ export class RoomsProvider implements SyncProvider {
     changed: string[],
     timelines: Map<string, StoredEvent[]>,
     S: number | undefined,
+    summaries: Map<string, { heroes: string[]; named: boolean }>,
   ): Promise<Map<string, Map<string, string>>> {
+    // spec: with lazy loading, "the membership events for the heroes MUST be included in the state"
+    // — needed where the heroes name the room, i.e. it has no name or alias.
+    const heroesOf = (roomId: string) => {
+      const s = summaries.get(roomId);
+      return s && !s.named ? s.heroes : [];
+    };
     const out = new Map<string, Map<string, string>>();
     const N = ctx.to.events;
     const limit = Math.min(ctx.filter.room.timeline.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT);
@@ -233,38 +258,50 @@ export class RoomsProvider implements SyncProvider {
             else ids.delete(key);
           }
         }
-        out.set(roomId, this.lazyFilter(ctx, roomId, ids, page, true));
+        out.set(roomId, this.lazyFilter(ctx, roomId, ids, page, true, heroesOf(roomId)));
       }
     }
     if (changed.length && S !== undefined) {
-      const limitedRooms = changed.filter((r) => (timelines.get(r)?.length ?? 0) > limit);
-      const bounds = limitedRooms.map((r) => {
-        const page = timelines.get(r)!.slice(0, limit);
-        return { roomId: r, since: S, before: page[page.length - 1]!.streamOrdering };
-      });
+      // A timeline filter may hide state events of the window: then, as Synapse does, the state
+      // changes up to the end of the window that the timeline does not carry go in `state`.
+      const tl = ctx.filter.room.timeline;
+      const filtered = !!(tl.types || tl.notTypes || tl.senders || tl.notSenders || tl.containsUrl !== undefined);
+      const bounds = changed
+        .filter((r) => filtered || (timelines.get(r)?.length ?? 0) > limit)
+        .map((r) => {
+          const page = (timelines.get(r) ?? []).slice(0, limit);
+          return { roomId: r, since: S, before: filtered || !page.length ? N + 1 : page[page.length - 1]!.streamOrdering };
+        });
       const deltas = await this.storage.timeline.stateChangesBetween(bounds);
+      let current = new Map<string, Map<string, string>>();
+      if (ctx.filter.room.state.lazyLoadMembers) {
+        // The current member events of this page's senders and the heroes, for all rooms at once;
+        // lazyFilter keeps those the device has not seen yet.
+        current = await this.storage.timeline.memberEventIdsOf(
+          changed.map((roomId) => ({
+            roomId,
+            userIds: [...new Set([...(timelines.get(roomId) ?? []).slice(0, limit).map((e) => e.event.sender), ...heroesOf(roomId)])],
+          })),
+        );
+      }
       for (const roomId of changed) {
         const page = (timelines.get(roomId) ?? []).slice(0, limit);
         const ids = deltas.get(roomId) ?? new Map<string, string>();
-        if (ctx.filter.room.state.lazyLoadMembers) {
-          // Members of this page's senders the device has not seen yet.
-          const senders = new Set(page.map((e) => e.event.sender));
-          const missing = [...senders].filter((s) => !ids.has(stateKeyOf('m.room.member', s)));
-          if (missing.length) {
-            const current = await this.storage.timeline.memberEventIds(roomId, missing);
-            for (const [member, id] of current) ids.set(stateKeyOf('m.room.member', member), id);
-          }
+        if (filtered) {
+          const inPage = new Set(page.map((e) => e.event.event_id));
+          for (const [key, id] of ids) if (inPage.has(id)) ids.delete(key);
         }
-        out.set(roomId, this.lazyFilter(ctx, roomId, ids, page, false));
+        for (const [member, id] of current.get(roomId) ?? []) if (!ids.has(stateKeyOf('m.room.member', member))) ids.set(stateKeyOf('m.room.member', member), id);
+        out.set(roomId, this.lazyFilter(ctx, roomId, ids, page, false, heroesOf(roomId)));
       }
     }
     return out;
   }
 
-  private lazyFilter(ctx: SyncContext, roomId: string, ids: Map<string, string>, page: StoredEvent[], full: boolean): Map<string, string> {
+  private lazyFilter(ctx: SyncContext, roomId: string, ids: Map<string, string>, page: StoredEvent[], full: boolean, heroes: string[]): Map<string, string> {
     const f = ctx.filter.room.state;
     if (!f.lazyLoadMembers) return ids;
-    const wanted = new Set(page.map((e) => e.event.sender));
+    const wanted = new Set([...page.map((e) => e.event.sender), ...heroes]);
     if (full) wanted.add(ctx.userId);
     for (const e of page) if (e.event.type === 'm.room.member' && e.event.state_key) wanted.add(e.event.state_key);
     const out = new Map<string, string>();
@@ -286,16 +323,22 @@ export class RoomsProvider implements SyncProvider {
     const fresh = all.filter((m) => (m.membership === 'invite' || m.membership === 'knock') && (S === undefined || m.stream > S) && m.stream <= N);
     if (!fresh.length) return;
     const rows = await this.storage.timeline.currentStateOf(fresh.map((m) => m.roomId));
-    const ids = rows.filter((r) => STRIPPED_STATE_TYPES.includes(r.type) && r.stateKey === '').map((r) => r.eventId);
-    const events = await this.storage.events.getEvents([...ids, ...fresh.map((m) => m.eventId)]);
+    const own = await this.storage.events.getEvents(fresh.map((m) => m.eventId));
+    // As Synapse does, the inviter's member event goes along, so clients can show who invited.
+    const inviterOf = new Map(fresh.map((m) => [m.roomId, m.membership === 'invite' ? own.get(m.eventId)?.event.sender : undefined]));
+    const shown = rows.filter(
+      (r) => (STRIPPED_STATE_TYPES.includes(r.type) && r.stateKey === '') || (r.type === 'm.room.member' && r.stateKey !== ctx.userId && r.stateKey === inviterOf.get(r.roomId)),
+    );
+    const events = await this.storage.events.getEvents(shown.map((r) => r.eventId));
+    for (const [id, e] of own) events.set(id, e);
     for (const m of fresh) {
-      const stripped = rows
-        .filter((r) => r.roomId === m.roomId && STRIPPED_STATE_TYPES.includes(r.type) && r.stateKey === '')
+      const stripped = shown
+        .filter((r) => r.roomId === m.roomId)
         .map((r) => events.get(r.eventId))
         .filter((e): e is StoredEvent => !!e)
         .map((e) => toStrippedState(e.event));
-      const own = events.get(m.eventId);
-      if (own) stripped.push({ ...toStrippedState(own.event), event_id: own.event.event_id, origin_server_ts: own.event.origin_server_ts });
+      const mine = events.get(m.eventId);
+      if (mine) stripped.push({ ...toStrippedState(mine.event), event_id: mine.event.event_id, origin_server_ts: mine.event.origin_server_ts });
       if (m.membership === 'invite') ctx.response.rooms.invite[m.roomId] = { invite_state: { events: stripped } };
       else ctx.response.rooms.knock[m.roomId] = { knock_state: { events: stripped } };
     }
@@ -312,19 +355,57 @@ export class RoomsProvider implements SyncProvider {
       limit + 1,
     );
     const leftPages = new Map(left.map((m) => [m.roomId, (timelines.get(m.roomId) ?? []).slice(0, limit).reverse()]));
-    const formatted = await this.formatAll(ctx, [...leftPages.values()].flat(), []);
+    // History visibility holds for the rooms a user left too (e.g. nothing from before their join).
+    const leaves = await this.storage.events.getEvents(left.map((m) => m.eventId));
+    const wasJoined = new Set(left.filter((m) => (leaves.get(m.eventId)?.unsigned?.prev_content as JsonObject | undefined)?.membership === 'join').map((m) => m.roomId));
+    await this.applyVisibility(ctx, leftPages, new Map(left.map((m) => [m.roomId, m.stream + 1])), wasJoined);
+    // spec: "state" is the state up to the start of the timeline — all of it when the room is sent
+    // whole (initial sync, full_state), else what changed in a gap before a limited timeline.
+    const stateBounds = left
+      .filter((m) => S === undefined || ctx.fullState || (timelines.get(m.roomId)?.length ?? 0) > limit)
+      .map((m) => {
+        const page = leftPages.get(m.roomId)!;
+        return { roomId: m.roomId, since: S === undefined || ctx.fullState ? 0 : S, before: page.length ? page[0]!.streamOrdering : Math.min(m.stream, N) + 1 };
+      });
+    const stateIds = await this.storage.timeline.stateChangesBetween(stateBounds);
+    const stateEvents = await this.storage.events.getEvents([...stateIds.values()].flatMap((ids) => [...ids.values()]));
+    const formatted = await this.formatAll(ctx, [...leftPages.values()].flat(), [...stateEvents.values()]);
     for (const m of left) {
       const events = timelines.get(m.roomId) ?? [];
       const page = leftPages.get(m.roomId)!;
-      ctx.response.rooms.leave[m.roomId] = {
+      const state = [...(stateIds.get(m.roomId)?.values() ?? [])]
+        .map((id) => stateEvents.get(id))
+        .filter((e): e is StoredEvent => !!e && passes(ctx.filter.room.state, e.event));
+      const entry: SyncResponse['rooms']['leave'][string] = {
         timeline: {
           events: page.map((e) => formatted.get(e.event.event_id)!),
           limited: events.length > limit,
           prev_batch: page.length ? tokenBefore({ topo: page[0]!.topologicalOrdering, stream: page[0]!.streamOrdering }) : `s${m.stream}`,
         },
-        state: { events: [] },
+        state: { events: state.map((e) => formatted.get(e.event.event_id)!) },
         account_data: { events: [] },
       };
+      setStateAfter(ctx, entry, [...state, ...page], formatted);
+      ctx.response.rooms.leave[m.roomId] = entry;
     }
   }
+}
+
+/**
+ * MSC4222 / spec v1.16: state_after is the state up to the end of the timeline, named as the
+ * client asked (matrix-js-sdk asks for, and reads, the unstable name). `state` is emptied here and
+ * left out of the response once every provider has run (spec: it "MUST be omitted").
+ */
+function setStateAfter(
+  ctx: SyncContext,
+  entry: { state: { events: JsonObject[] }; state_after?: { events: JsonObject[] }; 'org.matrix.msc4222.state_after'?: { events: JsonObject[] } },
+  /** The state events, then the timeline, oldest first (keys read here, as event_fields may drop them). */
+  stored: StoredEvent[],
+  formatted: Map<string, JsonObject>,
+): void {
+  if (!ctx.useStateAfter) return;
+  const after = new Map<string, JsonObject>();
+  for (const e of stored) if (e.event.state_key !== undefined) after.set(stateKeyOf(e.event.type, e.event.state_key), formatted.get(e.event.event_id)!);
+  entry[ctx.useStateAfter === 'unstable' ? 'org.matrix.msc4222.state_after' : 'state_after'] = { events: [...after.values()] };
+  entry.state = { events: [] };
 }

@@ -129,6 +129,7 @@ export class SyncService {
         poll.reset((n) => this.wakes(n, ctx));
         for (const p of this.providers) await p.fill(ctx);
         await fillUnreadCounts(ctx, this.unread);
+        if (ctx.useStateAfter) omitState(ctx.response);
         if (!since || ctx.fullState || !isEmpty(ctx.response) || this.now() >= deadline) return ctx.response;
         if (!(await poll.wait(deadline))) return ctx.response;
       }
@@ -149,6 +150,13 @@ export function emptyResponse(nextBatch: string): SyncResponse {
     device_one_time_keys_count: {},
     device_unused_fallback_key_types: [],
   };
+}
+
+/** spec: with use_state_after, a room's `state` "MUST be omitted" (state_after replaces it). */
+function omitState(r: SyncResponse): void {
+  for (const entry of [...Object.values(r.rooms.join), ...Object.values(r.rooms.leave)]) {
+    delete (entry as { state?: unknown }).state;
+  }
 }
 
 /** Whether an incremental sync has nothing to tell (then it keeps waiting). */

@@ -4,13 +4,14 @@
 -- "meeting". The 'russian' configuration already stems ASCII words with the English stemmer; the
 -- 'english' half adds the unstemmed forms of Cyrillic words (and English stop words handling).
 CREATE TABLE event_search (
-  event_id              TEXT PRIMARY KEY,
+  -- the event's stream ordering: newest-first scans walk this key backwards
+  stream_ordering       BIGINT PRIMARY KEY,
+  event_id              TEXT NOT NULL UNIQUE,
   room_id               TEXT NOT NULL,
   sender                TEXT NOT NULL,
   type                  TEXT NOT NULL,
   -- which key of the request it answers: content.body, content.name or content.topic
   key                   TEXT NOT NULL,
-  stream_ordering       BIGINT NOT NULL,
   topological_ordering  BIGINT NOT NULL,
   origin_server_ts      BIGINT NOT NULL,
   contains_url          BOOLEAN NOT NULL,
@@ -55,7 +56,7 @@ BEGIN
                             origin_server_ts, contains_url, vector)
   VALUES (NEW.event_id, NEW.room_id, NEW.sender, NEW.type, found.search_key, NEW.stream_ordering,
           NEW.topological_ordering, NEW.origin_server_ts, NEW.contains_url, event_search_vector(found.search_text))
-  ON CONFLICT (event_id) DO NOTHING;
+  ON CONFLICT DO NOTHING;
   RETURN NULL;
 END $$;
 CREATE TRIGGER events_search_index AFTER INSERT ON events
