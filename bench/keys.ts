@@ -133,17 +133,27 @@ export const keys: Benchmark = {
       const asker = new MatrixClient(base);
       await asker.registerWithSharedSecret(install.sharedSecret, `asker_${runId}`, password);
       const body = { device_keys: Object.fromEntries(userIds.map((u) => [u, []])), timeout: 10_000 };
-      const runs = envNumber('VECHE_BENCH_QUERY_RUNS', 10);
+      const payload = JSON.stringify(body);
+      const runs = envNumber('VECHE_BENCH_QUERY_RUNS', 20);
       const times: number[] = [];
       let devicesReturned = 0;
+      let coldMs = 0;
       let bytes = 0;
       for (let i = 0; i <= runs; i++) {
+        // Timed to the last byte of the answer; the benchmark's own JSON.parse of 2 MB is not the server's time.
         const q0 = performance.now();
-        const res = await step('POST /keys/query', () => asker.request('POST', '/_matrix/client/v3/keys/query', body));
+        const raw = await step('POST /keys/query', async () => {
+          const r = await fetch(`${base}/_matrix/client/v3/keys/query`, { method: 'POST', headers: { Authorization: `Bearer ${asker.accessToken}`, 'Content-Type': 'application/json' }, body: payload });
+          const text = await r.text();
+          if (r.status !== 200) throw new Error(`POST /keys/query answered ${r.status}: ${text.slice(0, 200)}`);
+          return text;
+        });
         const ms = performance.now() - q0;
-        if (i > 0) times.push(ms); // the first run warms caches and the JIT
+        const res = JSON.parse(raw);
+        if (i > 0) times.push(ms);
+        else coldMs = ms; // the first run fills the server's device-keys cache
         devicesReturned = Object.values(res.device_keys as Record<string, object>).reduce((n, d) => n + Object.keys(d).length, 0);
-        bytes = JSON.stringify(res).length;
+        bytes = raw.length;
         if (Object.keys(res.master_keys).length !== users) throw new BenchError(`/keys/query returned ${Object.keys(res.master_keys).length} master keys, not ${users}`);
       }
       if (devicesReturned !== users * devicesPerUser) throw new BenchError(`/keys/query returned ${devicesReturned} devices, not ${users * devicesPerUser}`);
@@ -195,6 +205,7 @@ export const keys: Benchmark = {
         { metric: `setup: ${users} users, ${users * devicesPerUser} devices with keys`, value: (performance.now() - t0) / 1000, unit: 's', note: 'not a target: password hashing dominates' },
         { metric: `/keys/query ${users} users x ${devicesPerUser} devices, median of ${runs}`, value: median(times), unit: 'ms', target: QUERY_TARGET_MS },
         { metric: '/keys/query, min', value: min(times), unit: 'ms' },
+        { metric: '/keys/query, first (cold: no cached device keys)', value: coldMs, unit: 'ms', target: QUERY_TARGET_MS },
         { metric: '/keys/query, p90', value: percentile(times, 90), unit: 'ms' },
         { metric: '/keys/query response size', value: bytes / 1024 / 1024, unit: 'MB', note: `${devicesReturned} devices` },
         { metric: '50 concurrent /keys/claim, round 1 (keys 1-50), wall time', value: rounds[0]!.wallMs, unit: 'ms' },

@@ -11,11 +11,16 @@ import { startup } from './startup.js';
 import { search } from './search.js';
 import { keys } from './keys.js';
 import { media } from './media.js';
+import { webClient } from './web-client.js';
 import { concurrentSends } from './concurrent-sends.js';
+import { bigRoom } from './big-room.js';
+import { syncWakeup } from './sync-wakeup.js';
+import { syncRooms } from './sync-rooms.js';
+import { idleLongpolls } from './idle-longpolls.js';
 import { BenchError, formatTarget, formatValue, table, type Benchmark, type Figure } from './lib/report.js';
 import { installCleanupHandlers, stopAllServers } from './lib/server.js';
 
-const BENCHMARKS: Benchmark[] = [startup, romeoJuliet, media, keys, search, concurrentSends];
+const BENCHMARKS: Benchmark[] = [startup, romeoJuliet, media, keys, search, concurrentSends, bigRoom, syncWakeup, syncRooms, idleLongpolls, webClient];
 
 function usage(): string {
   return [

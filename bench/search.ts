@@ -64,6 +64,18 @@ const EN_WORDS = (
   'search searching performance latency dashboard metrics alert alerts incident incidents outage ' +
   'please thanks today tomorrow yesterday monday tuesday friday morning afternoon asap done'
 ).split(/\s+/);
+/** The long tail real chats have: names, clients, cities, ticket and document numbers. */
+const NAMES = 'Иванов Петрова Смирнов Кузнецова Попов Соколова Лебедев Козлова Новиков Морозова Волков Алексеева Семёнов Егорова Павлов Голубева Виноградов Богданова Воробьёв Фёдорова'.split(' ');
+const CLIENTS = 'Ростелеком Сбер Аэрофлот Магнит Северсталь Газпромнефть Яндекс Касперский Лукойл Мегафон Acme Globex Initech Umbrella Hooli Wayne Stark Cyberdyne Tyrell Wonka'.split(' ');
+const CITIES = 'Москва Казань Новосибирск Екатеринбург Самара Пермь Воронеж Тюмень Иркутск Мурманск'.split(' ');
+function tailToken(r: () => number): string {
+  const x = r();
+  if (x < 0.25) return NAMES[Math.floor(r() * NAMES.length)]!;
+  if (x < 0.45) return CLIENTS[Math.floor(r() * CLIENTS.length)]!;
+  if (x < 0.55) return CITIES[Math.floor(r() * CITIES.length)]!;
+  if (x < 0.8) return `${['TASK', 'BUG', 'OPS', 'FIN', 'HR'][Math.floor(r() * 5)]}-${1 + Math.floor(r() * 20000)}`;
+  return `№${1 + Math.floor(r() * 100000)}`;
+}
 const RU_GLUE = 'и в на по с к для не что это как уже ещё только также или но а у от до после'.split(' ');
 const EN_GLUE = 'the a to for on in with and of is are we it this that be at by from'.split(' ');
 
@@ -81,7 +93,7 @@ function rng(seed: number): () => number {
 
 /** Zipf-like choice: the first words of a list are much more frequent than the last. */
 function skewed<T>(list: readonly T[], r: () => number): T {
-  return list[Math.floor(list.length * Math.pow(r(), 2.2))]!;
+  return list[Math.floor(list.length * Math.pow(r(), 1.4))]!;
 }
 
 function messageBody(r: () => number): string {
@@ -93,7 +105,7 @@ function messageBody(r: () => number): string {
   for (let i = 0; i < n; i++) {
     const x = r();
     // Some English terms in Russian messages, as people write them.
-    out.push(x < 0.3 ? glue[Math.floor(r() * glue.length)]! : !english && x > 0.95 ? skewed(EN_WORDS, r) : skewed(words, r));
+    out.push(x < 0.3 ? glue[Math.floor(r() * glue.length)]! : x > 0.9 ? tailToken(r) : !english && x > 0.85 ? skewed(EN_WORDS, r) : skewed(words, r));
   }
   out[0] = out[0]!.charAt(0).toUpperCase() + out[0]!.slice(1);
   return out.join(' ') + (r() < 0.2 ? '?' : r() < 0.5 ? '.' : '');
@@ -106,6 +118,7 @@ const QUERIES = [
   'поставщики', 'доставку склада', 'пароль', 'обновление приложения', 'выгрузка данных', 'дедлайн',
   'отпуск', 'meeting', 'release notes', 'deploy', 'invoice', 'incident', 'roadmap', 'migration',
   'dashboard metrics', 'customer feedback', 'outage', 'sprint planning', 'quarterly budget',
+  'Кузнецова', 'Северсталь договор', 'Казань', 'TASK-1234', 'Acme invoice', 'Иванов отчёт',
 ];
 
 // --- building events the way the server does -------------------------------------------------------
@@ -293,7 +306,7 @@ async function bulkLoad(db: pg.Client, key: SigningKey, serverName: string, room
   for (const ix of indexes) await db.query(ix.def);
   log('vacuum and analyze');
   await db.query('VACUUM ANALYZE event_search');
-  await db.query('ANALYZE events');
+  await db.query('ANALYZE');
 }
 
 interface Timed {

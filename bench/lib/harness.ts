@@ -40,6 +40,17 @@ export function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
+/** Rejects when `promise` has not settled within `ms` (a hung server must not hang the benchmark). */
+export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new BenchError(`${what}: no answer within ${ms / 1000} s`)), ms);
+    }),
+  ]);
+}
+
 /** Turns an error into one line naming the step; a 500 gets the server's last log words. */
 export function step<T>(what: string, fn: () => Promise<T>, server?: RunningServer): Promise<T> {
   return fn().catch((err: unknown) => {
@@ -178,21 +189,26 @@ export async function launch(
   name: string,
   log: (m: string) => void,
   options: {
-    sql?: 'required' | 'optional' | 'none';
+    /** 'auto': through the proxy whenever VECHE_BENCH_DATABASE_URL is set */
+    sql?: 'required' | 'optional' | 'auto' | 'none';
     extra?: Record<string, unknown>;
+    /** cp_max of an external database (the embedded one has a fixed pool of 10). */
+    poolMax?: number;
     beforeStart?: (install: Installation, db: ProxiedDatabase | undefined) => Promise<void>;
   } = {},
 ): Promise<Launched> {
   const { Installation: Inst, databaseSectionFromUrl } = await import('./server.js');
   const { withCpuProfile, cpuProfileDir } = await import('./profile.js');
   const url = process.env.VECHE_BENCH_DATABASE_URL;
-  const wantProxy = options.sql === 'required' || (options.sql === 'optional' && process.env.VECHE_BENCH_SQL === '1');
+  const wantProxy =
+    options.sql === 'required' || (options.sql === 'auto' && !!url) || (options.sql === 'optional' && process.env.VECHE_BENCH_SQL === '1');
   const db = wantProxy ? ProxiedDatabase.fromEnv(name) : undefined;
   const directName = `veche_bench_${randomBytes(4).toString('hex')}`;
   if (db) await db.start();
   const databaseSection = db ? db.section() : url ? databaseSectionFromUrl(url, directName) : undefined;
+  if (databaseSection && options.poolMax) (databaseSection.args as Record<string, unknown>).cp_max = options.poolMax;
   const install = new Inst(name, { extra: { ...NO_RATE_LIMITS, ...(options.extra ?? {}), ...(databaseSection ? { database: databaseSection } : {}) } });
-  const database = url ? new URL(url).host + (db ? ' via the counting proxy' : '') : 'embedded';
+  const database = url ? new URL(url).host + (db ? ' via the counting proxy' : '') + (options.poolMax ? `, cp_max ${options.poolMax}` : '') : 'embedded';
   const dispose = async () => {
     await server?.stop();
     if (db) await db.dispose(log);

@@ -18,6 +18,8 @@ export interface StatementRecord {
   /** PostgreSQL's command tag, e.g. "INSERT 0 1"; "ERROR" for an error. */
   tag: string;
   ms: number;
+  /** performance.now() when the answer came */
+  end: number;
 }
 
 export interface StatementSummary {
@@ -53,7 +55,7 @@ interface Pending {
 }
 
 class Framer {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   constructor(
     private startup: boolean,
     private readonly onMessage: (type: string, body: Buffer) => void,
@@ -182,7 +184,8 @@ export class PgProxy {
       const p = pending.shift();
       if (!p || !this.recording) return;
       const tag = type === 'C' ? cstring(body, 0)[0] : type === 'E' ? 'ERROR' : 'EMPTY';
-      this.records.push({ sql: p.sql, tag, ms: performance.now() - p.t0 });
+      const end = performance.now();
+      this.records.push({ sql: p.sql, tag, ms: end - p.t0, end });
     });
     client.on('data', (chunk: Buffer) => {
       try {

@@ -5,7 +5,7 @@
  * (with VECHE_BENCH_DATABASE_URL) routes the server through the counting proxy and prints the
  * statements that took the most time.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PgProxy } from './pg-proxy.js';
 import { table } from './report.js';
@@ -15,17 +15,23 @@ export function cpuProfileDir(): string | undefined {
   return d ? resolve(d) : undefined;
 }
 
-/** Runs `start` with NODE_OPTIONS set so the spawned server profiles itself into `dir`. */
+/**
+ * Runs `start` so that the server it spawns profiles itself into `dir`. Node 20 refuses --cpu-prof
+ * in NODE_OPTIONS, and RunningServer spawns process.execPath: for the duration of `start`, that is
+ * a tiny shell script that execs node with --cpu-prof (same pid, so /proc figures still hold).
+ */
 export async function withCpuProfile<T>(dir: string | undefined, start: () => Promise<T>): Promise<T> {
   if (!dir) return start();
   mkdirSync(dir, { recursive: true });
-  const before = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${before ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
+  const node = process.execPath;
+  const wrapper = join(dir, 'node-cpu-prof.sh');
+  writeFileSync(wrapper, `#!/bin/sh\nexec '${node}' --cpu-prof --cpu-prof-dir='${dir}' "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  process.execPath = wrapper;
   try {
     return await start();
   } finally {
-    if (before === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = before;
+    process.execPath = node;
   }
 }
 
@@ -35,22 +41,36 @@ interface ProfileNode {
   children?: number[];
 }
 
-/** Self time per function and per file of the newest .cpuprofile in `dir`, as text. */
-export function summariseCpuProfile(dir: string, top = 25): string {
+/** Now on the clock V8's profiler stamps samples with (CLOCK_MONOTONIC, µs), for `window`. */
+export function profileClock(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * Self time per function and per file of the newest .cpuprofile in `dir`, as text; with `window`
+ * ([from, to] from profileClock()), only the samples taken in it.
+ */
+export function summariseCpuProfile(dir: string, top = 25, window?: [number, number]): string {
   if (!existsSync(dir)) return '(no profile)';
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
   if (!files.length) return '(no profile written)';
   const path = join(dir, files[files.length - 1]!);
-  const prof = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const prof = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number };
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  prof.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  let t = prof.startTime;
+  prof.samples.forEach((id, i) => {
+    t += prof.timeDeltas[i] ?? 0;
+    if (window && (t < window[0] || t > window[1])) return;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  });
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
   const byFn = new Map<string, number>();
   const byFile = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const n = byId.get(id)!;
-    const file = n.callFrame.url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, 'node_modules/').replace(/^.*\/dist\//, 'dist/');
+    const url = n.callFrame.url.replace(/^file:\/\//, '');
+    const file = url.includes('node_modules/') ? url.replace(/^.*node_modules\//, 'node_modules/') : url.replace(/^.*\/dist\//, 'dist/');
     const fn = `${n.callFrame.functionName || '(anonymous)'} ${file}:${n.callFrame.lineNumber + 1}`;
     byFn.set(fn, (byFn.get(fn) ?? 0) + us);
     const pkg = file.startsWith('node_modules/') ? file.split('/').slice(0, file.split('/')[1]!.startsWith('@') ? 3 : 2).join('/') : file || n.callFrame.functionName;
@@ -70,14 +90,14 @@ export function summariseCpuProfile(dir: string, top = 25): string {
 }
 
 /** The statements that took the longest in total, as text. */
-export function summariseSql(proxy: PgProxy, top = 20): string {
-  const s = proxy.summary();
+export function summariseSql(proxy: PgProxy, top = 20, records = proxy.records, per = 1): string {
+  const s = proxy.summary(records).map((x) => ({ ...x, count: x.count / per, totalMs: x.totalMs / per, rows: x.rows / per }));
   const total = s.reduce((a, b) => a + b.totalMs, 0);
   return [
-    `${proxy.count} statements, ${total.toFixed(0)} ms summed over connections`,
+    `${records.length / per} statements, ${total.toFixed(0)} ms summed over connections${per > 1 ? ` (per request, mean of ${per})` : ''}`,
     table(
       ['total', 'count', 'mean', 'rows', 'sql'],
-      s.slice(0, top).map((x) => [`${x.totalMs.toFixed(0)} ms`, String(x.count), `${(x.totalMs / x.count).toFixed(2)} ms`, String(x.rows), x.sql.slice(0, 150)]),
+      s.slice(0, top).map((x) => [`${x.totalMs.toFixed(0)} ms`, String(Math.round(x.count * 10) / 10), `${(x.totalMs / x.count).toFixed(2)} ms`, String(Math.round(x.rows)), x.sql.slice(0, 150)]),
     ),
   ].join('\n');
 }

@@ -230,6 +230,16 @@ describe('built-in web client (Hydrogen in Chromium)', function () {
     }
 
     describe('afterwards', () => {
+      it('after reloading the page Bob is still signed in, with both rooms and their messages', async () => {
+        await b.page.reload();
+        await b.roomTile('Lunch').waitFor({ timeout: 30_000 });
+        await b.roomTile('Secret plans').waitFor();
+        await b.openRoom('Secret plans');
+        await b.message('Hello Bob, encrypted message one').waitFor({ timeout: 30_000 });
+        await b.screenshot('reloaded');
+        expect(await b.page.locator('.PasswordLoginView').count()).to.equal(0);
+      });
+
       it('the pages broke no Content-Security-Policy rule and threw no error', () => {
         expect(problems).to.deep.equal([]);
       });

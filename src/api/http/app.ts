@@ -6,6 +6,7 @@ import express, { type Request, type Response, type NextFunction, type Express }
 import { MatrixError } from '../../errors.js';
 import { getLogger } from '../../logging.js';
 import type { ApiRouter } from './router.js';
+import { sendJson } from './json.js';
 
 const log = getLogger('http');
 
@@ -100,7 +101,7 @@ export function createApp(options: AppOptions): Express {
       return;
     }
     res.set(error.headers);
-    res.status(error.status).json(error.toJSON());
+    void sendJson(req, res, error.status, error.toJSON());
   });
   return app;
 }

@@ -8,6 +8,7 @@ import type { Requester } from '../../services/auth.js';
 import type { JsonObject } from '../../matrix/types.js';
 import { MatrixError } from '../../errors.js';
 import { readJsonBody } from './body.js';
+import { sendJson } from './json.js';
 import { validateBody, checkWith } from './validate.js';
 import type { ValidateFunction } from 'ajv';
 import type { RateLimiter } from '../../services/rate-limiter.js';
@@ -134,6 +135,6 @@ export class ApiRouter {
     const ctx: RouteContext = { req, res, params: req.params as Record<string, string>, query, body, requester, ip };
     const result = await handler(ctx);
     if (result === HANDLED) return;
-    res.status(200).json(result ?? {});
+    await sendJson(req, res, 200, result ?? {});
   }
 }

@@ -100,7 +100,8 @@ export async function sendMediaFile(req: Request, res: Response, file: MediaFile
   if (range === 'unsatisfiable') {
     res.setHeader('Content-Range', `bytes */${file.size}`);
     res.removeHeader('Content-Disposition');
-    res.status(416).json({ errcode: 'M_UNKNOWN', error: 'Requested range not satisfiable' });
+    res.status(416).setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ errcode: 'M_UNKNOWN', error: 'Requested range not satisfiable' }));
     return;
   }
   if (range) {

@@ -11,7 +11,6 @@ import { formatSyncToken, parseSyncToken, zeroPositions, type SyncPositions } fr
 import { MatrixError } from '../../errors.js';
 import type { JsonObject } from '../../matrix/types.js';
 import type { Requester } from '../auth.js';
-import { toStrippedState } from '../rooms/client-events.js';
 import { clientEventsOf, type AggregationSource } from '../rooms/room-reads.js';
 import type { VisibilityService } from '../rooms/visibility.js';
 import type { SyncService } from '../sync/sync-service.js';
@@ -20,6 +19,7 @@ import { parseSyncFilter } from '../sync/filter.js';
 import type { SyncContext } from '../sync/types.js';
 import type { UnreadCounts } from '../sync/unread.js';
 import { tokenBefore } from '../rooms/pagination-token.js';
+import { strippedStateOf } from '../rooms/stripped-state.js';
 import { combineConfigs, matchesRule, type RoomConfig, type SlidingSyncRequest, type StateRule } from './request.js';
 import { LongPoll } from '../sync/long-poll.js';
 import { ConnectionStore, type ConnectionState, type RoomSent } from './connections.js';
@@ -27,7 +27,6 @@ import { loadRoomList, passesFilter, spaceChildren, type ListedRoom } from './ro
 import { translateExtensions } from './extensions.js';
 import { MAX_TIMEOUT_MS } from '../sync/sync-service.js';
 
-const STRIPPED_TYPES = ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.encryption', 'm.room.topic'];
 
 export class SlidingSyncService {
   private readonly connections = new ConnectionStore();
@@ -155,7 +154,7 @@ export class SlidingSyncService {
     const now = this.now();
     const full = candidates.filter((c) => c.room.membership !== 'invite' && c.room.membership !== 'knock');
     await this.fillRooms(requester, full, since, to, now, rooms, newSent);
-    await this.fillStrippedRooms(candidates.filter((c) => !full.includes(c)), rooms, newSent);
+    await this.fillStrippedRooms(requester.userId, candidates.filter((c) => !full.includes(c)), rooms, newSent);
     for (const [roomId, names] of roomLists) if (rooms[roomId]) (rooms[roomId] as JsonObject).lists = names;
 
     // Extensions, from the /sync stream providers.
@@ -311,19 +310,14 @@ export class SlidingSyncService {
   }
 
   /** Invites and knocks: stripped state only. */
-  private async fillStrippedRooms(cands: Candidate[], rooms: JsonObject, newSent: Map<string, RoomSent>): Promise<void> {
-    if (!cands.length) return;
-    const rows = await this.storage.timeline.currentStateOf(cands.map((c) => c.room.roomId));
-    const wanted = rows.filter((r) => STRIPPED_TYPES.includes(r.type) && r.stateKey === '');
-    const events = await this.storage.events.getEvents([...wanted.map((r) => r.eventId), ...cands.map((c) => c.room.membershipEventId)]);
+  private async fillStrippedRooms(userId: string, cands: Candidate[], rooms: JsonObject, newSent: Map<string, RoomSent>): Promise<void> {
+    const strippedOf = await strippedStateOf(
+      this.storage,
+      userId,
+      cands.map((c) => ({ roomId: c.room.roomId, membership: c.room.membership, membershipEventId: c.room.membershipEventId })),
+    );
     for (const c of cands) {
-      const stripped = wanted
-        .filter((r) => r.roomId === c.room.roomId)
-        .map((r) => events.get(r.eventId))
-        .filter((e): e is StoredEvent => !!e)
-        .map((e) => toStrippedState(e.event));
-      const own = events.get(c.room.membershipEventId);
-      if (own) stripped.push(toStrippedState(own.event));
+      const stripped = strippedOf.get(c.room.roomId)!;
       // `invite_state` is what Synapse sends and matrix-js-sdk and ruma read; `stripped_state` is the MSC's name.
       const result: JsonObject = { membership: c.room.membership, bump_stamp: c.room.bumpStamp, invite_state: stripped, stripped_state: stripped, initial: true };
       const nameEv = stripped.find((e) => e.type === 'm.room.name');

@@ -9,8 +9,8 @@ import type { StreamIdGenerator } from '../../streams/id-generator.js';
 import type { StreamNotice } from '../../streams/notifier.js';
 import { StreamChangeCache } from '../../streams/change-cache.js';
 import { stateKeyOf, splitStateKey, type JsonObject } from '../../matrix/types.js';
-import { toStrippedState } from '../rooms/client-events.js';
 import { clientEventsOf } from '../rooms/room-reads.js';
+import { strippedStateOf } from '../rooms/stripped-state.js';
 import { RelationsService } from '../relations.js';
 import type { VisibilityService } from '../rooms/visibility.js';
 import { toFederationFormat } from '../../matrix/pdu.js';
@@ -22,8 +22,6 @@ import { tokenBefore } from '../rooms/pagination-token.js';
 
 const DEFAULT_TIMELINE_LIMIT = 10;
 const MAX_TIMELINE_LIMIT = 500;
-/** spec: Client-Server API §9.x "Stripped state": the state an invitee or knocker may see. */
-const STRIPPED_STATE_TYPES = ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.encryption', 'm.room.topic'];
 
 
 interface Membership {
@@ -321,26 +319,11 @@ export class RoomsProvider implements SyncProvider {
 
   private async fillInvitesAndKnocks(ctx: SyncContext, all: Membership[], S: number | undefined, N: number): Promise<void> {
     const fresh = all.filter((m) => (m.membership === 'invite' || m.membership === 'knock') && (S === undefined || m.stream > S) && m.stream <= N);
-    if (!fresh.length) return;
-    const rows = await this.storage.timeline.currentStateOf(fresh.map((m) => m.roomId));
-    const own = await this.storage.events.getEvents(fresh.map((m) => m.eventId));
-    // As Synapse does, the inviter's member event goes along, so clients can show who invited.
-    const inviterOf = new Map(fresh.map((m) => [m.roomId, m.membership === 'invite' ? own.get(m.eventId)?.event.sender : undefined]));
-    const shown = rows.filter(
-      (r) => (STRIPPED_STATE_TYPES.includes(r.type) && r.stateKey === '') || (r.type === 'm.room.member' && r.stateKey !== ctx.userId && r.stateKey === inviterOf.get(r.roomId)),
-    );
-    const events = await this.storage.events.getEvents(shown.map((r) => r.eventId));
-    for (const [id, e] of own) events.set(id, e);
+    const stripped = await strippedStateOf(this.storage, ctx.userId, fresh.map((m) => ({ roomId: m.roomId, membership: m.membership, membershipEventId: m.eventId })));
     for (const m of fresh) {
-      const stripped = shown
-        .filter((r) => r.roomId === m.roomId)
-        .map((r) => events.get(r.eventId))
-        .filter((e): e is StoredEvent => !!e)
-        .map((e) => toStrippedState(e.event));
-      const mine = events.get(m.eventId);
-      if (mine) stripped.push({ ...toStrippedState(mine.event), event_id: mine.event.event_id, origin_server_ts: mine.event.origin_server_ts });
-      if (m.membership === 'invite') ctx.response.rooms.invite[m.roomId] = { invite_state: { events: stripped } };
-      else ctx.response.rooms.knock[m.roomId] = { knock_state: { events: stripped } };
+      const events = stripped.get(m.roomId)!;
+      if (m.membership === 'invite') ctx.response.rooms.invite[m.roomId] = { invite_state: { events } };
+      else ctx.response.rooms.knock[m.roomId] = { knock_state: { events } };
     }
   }
 
