@@ -17,10 +17,11 @@ import { bigRoom } from './big-room.js';
 import { syncWakeup } from './sync-wakeup.js';
 import { syncRooms } from './sync-rooms.js';
 import { idleLongpolls } from './idle-longpolls.js';
+import { threads } from './threads.js';
 import { BenchError, formatTarget, formatValue, table, type Benchmark, type Figure } from './lib/report.js';
 import { installCleanupHandlers, stopAllServers } from './lib/server.js';
 
-const BENCHMARKS: Benchmark[] = [startup, romeoJuliet, media, keys, search, concurrentSends, bigRoom, syncWakeup, syncRooms, idleLongpolls, webClient];
+const BENCHMARKS: Benchmark[] = [startup, romeoJuliet, media, keys, search, concurrentSends, bigRoom, syncWakeup, syncRooms, idleLongpolls, threads, webClient];
 
 function usage(): string {
   return [

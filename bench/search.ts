@@ -91,6 +91,22 @@ function rng(seed: number): () => number {
   };
 }
 
+/**
+ * The lists hold the forms of one word side by side; shuffled (deterministically), the frequent
+ * places go to forms of different words, not to every form of the first one.
+ */
+function shuffled(list: string[], seed: number): string[] {
+  const r = rng(seed);
+  const out = [...list];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+const RU_ORDER = shuffled(RU_WORDS, 1);
+const EN_ORDER = shuffled(EN_WORDS, 2);
+
 /** Zipf-like choice: the first words of a list are much more frequent than the last. */
 function skewed<T>(list: readonly T[], r: () => number): T {
   return list[Math.floor(list.length * Math.pow(r(), 1.4))]!;
@@ -98,14 +114,14 @@ function skewed<T>(list: readonly T[], r: () => number): T {
 
 function messageBody(r: () => number): string {
   const english = r() < 0.3;
-  const words = english ? EN_WORDS : RU_WORDS;
+  const words = english ? EN_ORDER : RU_ORDER;
   const glue = english ? EN_GLUE : RU_GLUE;
   const n = 3 + Math.floor(r() * 14);
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     const x = r();
     // Some English terms in Russian messages, as people write them.
-    out.push(x < 0.3 ? glue[Math.floor(r() * glue.length)]! : x > 0.9 ? tailToken(r) : !english && x > 0.85 ? skewed(EN_WORDS, r) : skewed(words, r));
+    out.push(x < 0.3 ? glue[Math.floor(r() * glue.length)]! : x > 0.9 ? tailToken(r) : !english && x > 0.85 ? skewed(EN_ORDER, r) : skewed(words, r));
   }
   out[0] = out[0]!.charAt(0).toUpperCase() + out[0]!.slice(1);
   return out.join(' ') + (r() < 0.2 ? '?' : r() < 0.5 ? '.' : '');

@@ -177,6 +177,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const devices = new DeviceService(storage, auth);
   const roomState = new RoomStateService(storage);
   const creator = new EventCreator({
+    poolSize: db.poolSize,
     storage,
     serverName: config.serverName,
     signingKey,
@@ -357,6 +358,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await presence.close();
       await toDevice.close();
       delayedEvents.close();
+      // Queued push-rule evaluations finish before the pool closes, so no notification is lost.
+      await pushActions.settled().catch(() => undefined);
       await pushers.close();
       await notifier.close();
       await db.close();

@@ -25,11 +25,15 @@ export interface ConnectionOptions {
 
 export class Database implements Queryable {
   readonly pool: pg.Pool;
+  /** How many connections the pool may open. */
+  readonly poolSize: number;
   /** Counts statements; benchmarks use it to show how many queries a request costs. */
   queryCount = 0;
 
   constructor(options: ConnectionOptions) {
-    this.pool = new pg.Pool({ ...options, max: options.max ?? 10, idleTimeoutMillis: 30_000 });
+    // A request waiting over 30 s for a connection fails (500, logged) instead of hanging the server.
+    this.poolSize = options.max ?? 10;
+    this.pool = new pg.Pool({ ...options, max: this.poolSize, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 30_000 });
     this.pool.on('error', (err) => log.error('idle client error', { error: err.message }));
   }
 

@@ -274,8 +274,8 @@ export class EventStore {
     return `${scope.map(encodeURIComponent).join(' ')} ${txnId}`;
   }
 
-  async txnEventId(userId: string, deviceId: string, scope: string[], txnId: string): Promise<string | undefined> {
-    const { rows } = await this.db.query<{ event_id: string }>(
+  async txnEventId(userId: string, deviceId: string, scope: string[], txnId: string, db: Queryable = this.db): Promise<string | undefined> {
+    const { rows } = await db.query<{ event_id: string }>(
       'SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3',
       [userId, deviceId, EventStore.txnKey(scope, txnId)],
     );

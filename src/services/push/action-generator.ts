@@ -57,6 +57,7 @@ interface RoomPushContext {
   localMemberIds: Set<string>;
   /** All joined members, local or not (spec: room_member_count). */
   memberCount: number;
+  joinedIds: Set<string>;
   levels: PowerLevels;
   /** v12: creators' power is infinite (spec: Room Version 12). */
   privilegedCreators: Set<string>;
@@ -79,10 +80,9 @@ export class PushActionGenerator {
 
   constructor(private readonly deps: PushActionGeneratorDeps) {
     this.localSuffix = ':' + deps.serverName;
-    // A membership change anywhere (local or, later, federated) invalidates the room's members.
-    deps.notifier.subscribe((n) => {
-      if (n.stream === 'events' && n.userIds?.length) for (const r of n.roomIds ?? []) this.contexts.delete(r);
-    });
+    // Every event of this process reaches process() in commit order, which keeps the cached
+    // contexts current. With several processes (Redis notices) another process's membership
+    // changes must drop the room's context: that transport's handler does it.
   }
 
   /** The EventCreator.onPersisted listener. Synchronous on purpose: see the file comment. */
@@ -126,7 +126,7 @@ export class PushActionGenerator {
   private async process(roomId: string, batch: PersistedEvent[]): Promise<void> {
     // The context is the room's current state after this batch (a batch changes membership only
     // in ways that do not matter here: joins are by the sender, who is never notified).
-    if (batch.some((p) => p.event.state_key !== undefined && CONTEXT_STATE_TYPES.has(p.event.type))) this.contexts.delete(roomId);
+    this.updateContext(roomId, batch);
     const ctx = await this.context(roomId);
     const rulesets = new Map<string, Ruleset>();
     const wanted = new Set(ctx.localMembers.map((m) => m.userId));
@@ -168,6 +168,40 @@ export class PushActionGenerator {
     if (rows.length) for (const l of this.storedListeners) l(rows);
   }
 
+  /**
+   * Keeps a cached context current through a batch: member events edit the member list in place
+   * (a join into a 10 000-member room must not reload every member); power-level or create
+   * changes drop it.
+   */
+  private updateContext(roomId: string, batch: PersistedEvent[]): void {
+    const ctx = this.contexts.get(roomId);
+    if (!ctx) return;
+    for (const { event } of batch) {
+      if (event.state_key === undefined || !CONTEXT_STATE_TYPES.has(event.type)) continue;
+      if (event.type !== 'm.room.member') {
+        this.contexts.delete(roomId);
+        return;
+      }
+      const userId = event.state_key;
+      const joined = event.content.membership === 'join';
+      const wasJoined = ctx.joinedIds.has(userId);
+      if (joined && !wasJoined) ctx.memberCount++;
+      if (!joined && wasJoined) ctx.memberCount--;
+      if (joined) ctx.joinedIds.add(userId);
+      else ctx.joinedIds.delete(userId);
+      if (!this.isLocal(userId)) continue;
+      const i = ctx.localMembers.findIndex((m) => m.userId === userId);
+      if (i >= 0) ctx.localMembers.splice(i, 1);
+      if (joined) {
+        const name = typeof event.content.displayname === 'string' ? event.content.displayname : undefined;
+        ctx.localMembers.push({ userId, displayName: name });
+        ctx.localMemberIds.add(userId);
+      } else {
+        ctx.localMemberIds.delete(userId);
+      }
+    }
+  }
+
   private async context(roomId: string): Promise<RoomPushContext> {
     const cached = this.contexts.get(roomId);
     if (cached) return cached;
@@ -202,6 +236,7 @@ function buildContext(
     localMembers,
     localMemberIds: new Set(localMembers.map((m) => m.userId)),
     memberCount: members.length,
+    joinedIds: new Set(members.map((m) => m.userId)),
     levels: powerLevelsFromState(state, version),
     privilegedCreators: new Set(version.privilegedCreators ? creatorsOf(state, version) : []),
   };

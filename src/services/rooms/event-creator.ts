@@ -194,7 +194,30 @@ export class RoomWriter {
   }
 }
 
+/** A counting semaphore: at most `slots` holders at once, the rest wait in order. */
+class Semaphore {
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private slots: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.slots > 0) {
+      this.slots--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.slots++;
+  }
+}
+
 export interface EventCreatorDeps {
+  /** The database pool's size; writers are capped below it. */
+  poolSize?: number;
   storage: Storage;
   serverName: string;
   signingKey: SigningKey;
@@ -205,9 +228,18 @@ export interface EventCreatorDeps {
 
 export class EventCreator {
   private readonly queues = new Map<string, Promise<unknown>>();
+  /**
+   * Room writers running at once are capped below the pool size: a writer holds a connection for
+   * its transaction and some checks inside it (profiles, restricted-join memberships) read through
+   * the pool, which must then still have a connection free — else ten writers can wait for each
+   * other for ever.
+   */
+  private readonly writerSlots: Semaphore;
   private readonly listeners: ((events: PersistedEvent[]) => void)[] = [];
 
-  constructor(private readonly deps: EventCreatorDeps) {}
+  constructor(private readonly deps: EventCreatorDeps) {
+    this.writerSlots = new Semaphore(Math.max(1, (deps.poolSize ?? 10) - 2));
+  }
 
   /** Hears of every batch of persisted local events, after commit (push rules, appservices…). */
   onPersisted(listener: (events: PersistedEvent[]) => void): void {
@@ -248,6 +280,18 @@ export class EventCreator {
   }
 
   private async transact<T>(
+    lockRoomId: string | undefined,
+    fn: (tx: Queryable, pending: PendingPosition[], track: (w: RoomWriter) => RoomWriter) => Promise<{ writer: RoomWriter; value: T }>,
+  ): Promise<T> {
+    await this.writerSlots.acquire();
+    try {
+      return await this.transactHoldingSlot(lockRoomId, fn);
+    } finally {
+      this.writerSlots.release();
+    }
+  }
+
+  private async transactHoldingSlot<T>(
     lockRoomId: string | undefined,
     fn: (tx: Queryable, pending: PendingPosition[], track: (w: RoomWriter) => RoomWriter) => Promise<{ writer: RoomWriter; value: T }>,
   ): Promise<T> {

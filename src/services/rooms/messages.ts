@@ -3,6 +3,7 @@
  * per-device transaction-ID idempotency of spec: Client-Server API §7.x "Transaction identifiers".
  */
 import type { Storage } from '../../storage/index.js';
+import type { Queryable } from '../../storage/database.js';
 import type { JsonObject } from '../../matrix/types.js';
 import { isValidRoomId } from '../../matrix/ids.js';
 import { powerLevelsFromState, levelOfUser, userPowerLevel } from '../../matrix/power-levels.js';
@@ -24,8 +25,9 @@ export class MessageService {
     return { userId: requester.userId, deviceId: requester.deviceId ?? `token:${requester.tokenId}`, scope, txnId };
   }
 
-  private existingTxn(txn: TxnRef | undefined): Promise<string | undefined> {
-    return txn ? this.storage.events.txnEventId(txn.userId, txn.deviceId, txn.scope, txn.txnId) : Promise.resolve(undefined);
+  /** Inside a room's writer pass its transaction: a second pool connection per send can exhaust the pool. */
+  private existingTxn(txn: TxnRef | undefined, db?: Queryable): Promise<string | undefined> {
+    return txn ? this.storage.events.txnEventId(txn.userId, txn.deviceId, txn.scope, txn.txnId, db) : Promise.resolve(undefined);
   }
 
   private checkRoomId(roomId: string): void {
@@ -44,7 +46,7 @@ export class MessageService {
     return this.creator.withRoom(roomId, async (w) => {
       // A retried transaction returns the event it made. Checked only under the room's lock,
       // where the answer is authoritative (one query per send, not two).
-      const raced = await this.existingTxn(txn);
+      const raced = await this.existingTxn(txn, w.tx);
       if (raced) return { event_id: raced };
       const { event } = await w.append({ type, sender: requester.userId, content }, txn);
       return { event_id: event.event_id };
@@ -94,7 +96,7 @@ export class MessageService {
     const target = await this.storage.events.getEvent(eventId);
     if (!target || target.event.room_id !== roomId) throw notFound('Event not found');
     return this.creator.withRoom(roomId, async (w) => {
-      const raced = await this.existingTxn(txn);
+      const raced = await this.existingTxn(txn, w.tx);
       if (raced) return { event_id: raced };
       // spec: Room Versions 3+ leave the "own event or redact power" check to the server that
       // serves the event; Veche applies it when the redaction is made, as Synapse does.

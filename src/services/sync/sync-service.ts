@@ -30,6 +30,7 @@ export interface SyncParams {
 
 export class SyncService {
   private readonly providers: SyncProvider[] = [];
+  private readonly filterCache = new Map<string, SyncFilter>();
   /** Unread notification counts, filled for every joined room of a response. */
   unread?: UnreadCounts;
   private readonly beforeSync: ((requester: Requester, params: SyncParams) => Promise<void>)[] = [];
@@ -64,9 +65,16 @@ export class SyncService {
       return parseSyncFilter(json);
     }
     if (!/^\d+$/.test(filter)) throw new MatrixError(400, 'M_INVALID_PARAM', 'filter must be a filter ID or a JSON object');
+    // Stored filters never change, so each long-poll need not read its filter again.
+    const key = `${userId}|${filter}`;
+    const cached = this.filterCache.get(key);
+    if (cached) return cached;
     const stored = await this.storage.filters.get(userId, Number(filter));
     if (!stored) throw new MatrixError(400, 'M_INVALID_PARAM', `No filter with ID ${filter}`);
-    return parseSyncFilter(stored);
+    const parsed = parseSyncFilter(stored);
+    if (this.filterCache.size >= 10_000) this.filterCache.delete(this.filterCache.keys().next().value!);
+    this.filterCache.set(key, parsed);
+    return parsed;
   }
 
   /** The providers of the streams other than room events (sliding sync runs them as extensions). */
