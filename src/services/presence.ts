@@ -31,14 +31,8 @@ const ASSUMED_LONG_POLL_MS = 30_000;
 export type PresenceMode = 'enabled' | 'disabled' | 'untracked';
 const SYNC_PRESENCE = new Set(['online', 'offline', 'unavailable']);
 
-export interface PresenceState {
-  userId: string;
-  state: PresenceStateName;
-  statusMsg: string | null;
-  lastActiveTs: number;
-  currentlyActive: boolean;
-  streamId: number;
-}
+/** A user's presence as the service keeps it: the stored row. */
+export type PresenceState = PresenceRow;
 
 function offlineState(userId: string): PresenceState {
   return { userId, state: 'offline', statusMsg: null, lastActiveTs: 0, currentlyActive: false, streamId: 0 };
