@@ -30,10 +30,10 @@ import type { UnreadCountService } from './unread-counts.js';
 import type { PushActionGenerator } from './action-generator.js';
 import type { StreamIdGenerator } from '../../streams/id-generator.js';
 import type { Notifier } from '../../streams/notifier.js';
-import type { PushAction } from '../../matrix/push-rules/index.js';
 import type { JsonObject, RoomEvent } from '../../matrix/types.js';
 import { stateKeyOf } from '../../matrix/types.js';
 import { getLogger } from '../../logging.js';
+import { postToGateway, tweaksOf, type PostResult } from './gateway-client.js';
 
 const log = getLogger('push-gateway');
 
@@ -71,7 +71,6 @@ export interface GatewaySenderDeps {
   options?: Partial<GatewaySenderOptions>;
 }
 
-type PostResult = { kind: 'ok'; rejected: string[] } | { kind: 'retry'; reason: string } | { kind: 'fail'; reason: string };
 type Outcome = 'sent' | 'skip' | 'retry' | 'removed';
 
 interface PusherState {
@@ -90,17 +89,6 @@ interface PusherState {
 }
 
 const keyOf = (p: Pick<PusherRow, 'userId' | 'appId' | 'pushkey'>) => `${p.userId}\u0000${p.appId}\u0000${p.pushkey}`;
-
-/** spec: "tweaks: A dictionary of customisations made to the way this notification is to be presented. These are added by push rules." */
-export function tweaksOf(actions: PushAction[]): JsonObject {
-  const tweaks: JsonObject = {};
-  for (const a of actions) {
-    if (typeof a !== 'object' || a === null || typeof a.set_tweak !== 'string') continue;
-    // spec: "highlight ... If a highlight tweak is given with no value, its value is defined to be true."
-    tweaks[a.set_tweak] = (a.value === undefined ? (a.set_tweak === 'highlight' ? true : null) : a.value) as JsonObject[string];
-  }
-  return tweaks;
-}
 
 export class GatewaySender {
   /** Mutable so a test can shorten the backoff of a running server. */
@@ -364,40 +352,7 @@ export class GatewaySender {
     }
   }
 
-  private async post(row: PusherRow, body: JsonObject): Promise<PostResult> {
-    const url = row.data.url;
-    if (typeof url !== 'string') return { kind: 'fail', reason: 'no url' };
-    const ac = new AbortController();
-    this.requests.add(ac);
-    const timeout = setTimeout(() => ac.abort(), this.options.requestTimeoutMs);
-    timeout.unref();
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: ac.signal,
-        redirect: 'error',
-      });
-      const text = await res.text();
-      if (res.ok) {
-        let rejected: string[] = [];
-        try {
-          const parsed = JSON.parse(text) as { rejected?: unknown };
-          if (Array.isArray(parsed?.rejected)) rejected = parsed.rejected.filter((k): k is string => typeof k === 'string');
-        } catch {
-          // A 2xx without a JSON body still delivered the notification.
-        }
-        return { kind: 'ok', rejected };
-      }
-      const reason = `HTTP ${res.status}`;
-      if (res.status >= 500 || res.status === 408 || res.status === 429) return { kind: 'retry', reason };
-      return { kind: 'fail', reason };
-    } catch (err) {
-      return { kind: 'retry', reason: (err as Error).message };
-    } finally {
-      clearTimeout(timeout);
-      this.requests.delete(ac);
-    }
+  private post(row: PusherRow, body: JsonObject): Promise<PostResult> {
+    return postToGateway(row.data.url, body, this.options.requestTimeoutMs, this.requests);
   }
 }
