@@ -10,19 +10,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { MatrixClient, MatrixRequestError, type Session } from './lib/client.js';
+import { MatrixClient, type Session } from './lib/client.js';
 import { BenchError, type Benchmark, type Figure } from './lib/report.js';
+import { NO_RATE_LIMITS, envNumber, pool, step } from './lib/harness.js';
 import { Installation, databaseSectionFromUrl, dropExternalDatabase, type RunningServer } from './lib/server.js';
 import { median, min, percentile } from './lib/stats.js';
 import { signingKeyFromSeed, signBytes, signedJsonBytes, type SigningKey } from '../src/matrix/signing.js';
 
 const QUERY_TARGET_MS = 200;
-const GENEROUS = { per_second: 100_000, burst_count: 100_000 };
 
-function envNumber(name: string, fallback: number): number {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
 
 function sign<T extends Record<string, any>>(obj: T, signer: string, keyId: string, key: SigningKey): T {
   const signature = signBytes(key, signedJsonBytes(obj));
@@ -51,27 +47,7 @@ function newKey(): SigningKey {
   return signingKeyFromSeed(randomBytes(32), 'k');
 }
 
-/** Runs `fn` over `items` with at most `limit` at a time. */
-async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
 
-function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  return fn().catch((err: unknown) => {
-    if (err instanceof BenchError) throw err;
-    let message = err instanceof Error ? err.message : String(err);
-    if (err instanceof MatrixRequestError && (err.status === 404 || err.errcode === 'M_UNRECOGNIZED')) message += ' (endpoint not implemented yet?)';
-    throw new BenchError(`${what}: ${message}`);
-  });
-}
 
 export const keys: Benchmark = {
   name: 'keys',
@@ -83,9 +59,7 @@ export const keys: Benchmark = {
     const databaseName = `veche_bench_${randomBytes(4).toString('hex')}`;
     const install = new Installation('keys', {
       extra: {
-        rc_message: GENEROUS,
-        rc_registration: GENEROUS,
-        rc_login: { address: GENEROUS, account: GENEROUS, failed_attempts: GENEROUS },
+        ...NO_RATE_LIMITS,
         ...(databaseUrl ? { database: databaseSectionFromUrl(databaseUrl, databaseName) } : {}),
       },
     });

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { MatrixClient, MatrixRequestError } from './lib/client.js';
 import { BenchError, type Benchmark, type Figure } from './lib/report.js';
+import { NO_RATE_LIMITS, pool, step } from './lib/harness.js';
 import { Installation, databaseSectionFromUrl, dropExternalDatabase, type RunningServer } from './lib/server.js';
 import { median, percentile } from './lib/stats.js';
 import { parseSigningKeyFile, type SigningKey } from '../src/matrix/signing.js';
@@ -198,28 +199,6 @@ function checkBuilder(key: SigningKey, serverName: string, room: RoomInfo): void
 
 // --- the steps ---------------------------------------------------------------------------------------
 
-async function parallel<T>(items: T[], concurrency: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
-
-function step<T>(what: string, server: RunningServer | undefined, fn: () => Promise<T>): Promise<T> {
-  return fn().catch((err: unknown) => {
-    if (err instanceof BenchError) throw err;
-    let message = err instanceof Error ? err.message : String(err);
-    if (err instanceof MatrixRequestError && (err.status === 404 || err.errcode === 'M_UNRECOGNIZED')) message += ' (endpoint not implemented yet?)';
-    else if (err instanceof MatrixRequestError && err.status >= 500 && server) message += ` — server log: ${server.lastError()}`;
-    throw new BenchError(`${what}: ${message}`);
-  });
-}
-
 /** Reads back what the API made: each room's head, state group, members and their auth events. */
 async function roomInfos(db: pg.Client, roomIds: string[]): Promise<RoomInfo[]> {
   const { rows } = await db.query<{ room_id: string; room_version: string; current_state_group: string; max_depth: string; prev: string[] }>(
@@ -335,10 +314,13 @@ async function timeSearches(client: MatrixClient, criteria: (term: string) => Re
   for (let i = 0; i < count; i++) {
     const term = QUERIES[i % QUERIES.length]!;
     const t0 = performance.now();
-    const res = await step(`searching for "${term}"`, server, () =>
-      client.request<{ search_categories: { room_events: { count: number; results: unknown[] } } }>('POST', '/_matrix/client/v3/search', {
-        search_categories: { room_events: criteria(term) },
-      }),
+    const res = await step(
+      `searching for "${term}"`,
+      () =>
+        client.request<{ search_categories: { room_events: { count: number; results: unknown[] } } }>('POST', '/_matrix/client/v3/search', {
+          search_categories: { room_events: criteria(term) },
+        }),
+      server,
     );
     out.ms.push(performance.now() - t0);
     out.results.push(res.search_categories.room_events.count);
@@ -352,12 +334,9 @@ export const search: Benchmark = {
   async run(ctx) {
     const databaseUrl = process.env.VECHE_BENCH_DATABASE_URL;
     const databaseName = `veche_bench_${randomBytes(4).toString('hex')}`;
-    const generous = { per_second: 100_000, burst_count: 100_000 };
     const install = new Installation('search', {
       extra: {
-        rc_message: generous,
-        rc_registration: generous,
-        rc_login: { address: generous, account: generous, failed_attempts: generous },
+        ...NO_RATE_LIMITS,
         ...(databaseUrl ? { database: databaseSectionFromUrl(databaseUrl, databaseName) } : {}),
       },
     });
@@ -368,22 +347,22 @@ export const search: Benchmark = {
       const base = server.baseUrl;
       const password = `pw-${randomBytes(8).toString('hex')}`;
       const searcher = new MatrixClient(base);
-      await step('registering the searching user', server, () => searcher.registerWithSharedSecret(install.sharedSecret, 'searcher', password));
-      await step('setting a display name', server, () => searcher.setDisplayName('Ирина Поисковая'));
+      await step('registering the searching user', () => searcher.registerWithSharedSecret(install.sharedSecret, 'searcher', password), server);
+      await step('setting a display name', () => searcher.setDisplayName('Ирина Поисковая'), server);
       const colleagues: MatrixClient[] = [];
       for (let i = 0; i < COLLEAGUES; i++) {
         const c = new MatrixClient(base);
-        await step('registering colleagues', server, () => c.registerWithSharedSecret(install.sharedSecret, `colleague${i}`, password));
-        await step('setting a display name', server, () => c.setDisplayName(i % 2 ? `Colleague ${i}` : `Коллега ${i}`));
+        await step('registering colleagues', () => c.registerWithSharedSecret(install.sharedSecret, `colleague${i}`, password), server);
+        await step('setting a display name', () => c.setDisplayName(i % 2 ? `Colleague ${i}` : `Коллега ${i}`), server);
         colleagues.push(c);
       }
       // Each room: the searcher and two colleagues.
       ctx.log(`creating ${ROOMS} rooms through the API`);
       const t0 = performance.now();
       const roomIds: string[] = new Array(ROOMS);
-      await parallel([...Array(ROOMS).keys()], API_CONCURRENCY, async (i) => {
-        const roomId = await step(`creating room ${i + 1}`, server, () => searcher.createRoom({ preset: 'public_chat', name: `Комната ${i + 1}` }));
-        for (const c of [colleagues[i % COLLEAGUES]!, colleagues[(i + 7) % COLLEAGUES]!]) await step(`joining room ${i + 1}`, server, () => c.join(roomId));
+      await pool([...Array(ROOMS).keys()], API_CONCURRENCY, async (i) => {
+        const roomId = await step(`creating room ${i + 1}`, () => searcher.createRoom({ preset: 'public_chat', name: `Комната ${i + 1}` }), server);
+        for (const c of [colleagues[i % COLLEAGUES]!, colleagues[(i + 7) % COLLEAGUES]!]) await step(`joining room ${i + 1}`, () => c.join(roomId), server);
         roomIds[i] = roomId;
         if ((i + 1) % 200 === 0) ctx.log(`${i + 1} rooms, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       });

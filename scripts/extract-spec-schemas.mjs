@@ -64,6 +64,6 @@ for (const [name, dir] of Object.entries(apis)) {
       }
     }
   }
-  writeFileSync(`src/api/schemas/${name}.json`, JSON.stringify(out, null, 1) + '\n');
+  writeFileSync(`config/spec-schemas/${name}.json`, JSON.stringify(out, null, 1) + '\n');
   console.log(`${name}: ${Object.keys(out).length} request schemas`);
 }

@@ -6,30 +6,15 @@
  */
 import { expect } from 'chai';
 import { startTestServer, type TestServer, type TestUser } from '../harness.js';
-import { sdk, type sdkClient } from '../sdk.js';
+import { sdk, quietLogger, type sdkClient } from '../sdk.js';
+import { waitFor } from './helpers/index.js';
 
 type Client = ReturnType<typeof sdkClient>;
 
-/** The SDK and its Rust crypto log a lot at info level; the test's own assertions say what matters. */
-const quiet: any = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {}, getChild: () => quiet };
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as T;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function cryptoClient(t: TestServer, user: TestUser): Promise<Client> {
-  const client = sdk.createClient({ baseUrl: t.baseUrl, userId: user.userId, accessToken: user.accessToken, deviceId: user.deviceId, logger: quiet });
+  const client = sdk.createClient({ baseUrl: t.baseUrl, userId: user.userId, accessToken: user.accessToken, deviceId: user.deviceId, logger: quietLogger });
   await client.initRustCrypto({ useIndexedDB: false });
   const synced = new Promise<void>((resolve) => {
     const onSync = (state: string) => {

@@ -5,26 +5,11 @@
  */
 import { expect } from 'chai';
 import { startTestServer, type TestServer, type TestUser } from '../harness.js';
-import { sdk } from '../sdk.js';
+import { sdk, quietLogger } from '../sdk.js';
+import { waitFor } from './helpers/index.js';
 
 type Client = ReturnType<typeof sdk.createClient>;
-const loud: any = { trace() {}, debug: (...a: any[]) => { if (/bootstrap|CrossSign|secret|Secret|dehydrat/i.test(String(a[0]))) console.log('D', ...a.map(String)); }, info: (...a: any[]) => console.log('I', ...a.map(String)), warn: (...a: any[]) => console.log('W', ...a.map(String)), error: (...a: any[]) => console.log('E', ...a.map(String)), log() {}, getChild: () => loud };
-const quiet: any = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {}, getChild: () => quiet };
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as T;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('e2ee: dehydrated devices with matrix-js-sdk Rust crypto', function () {
   this.timeout(120_000);
@@ -41,7 +26,7 @@ describe('e2ee: dehydrated devices with matrix-js-sdk Rust crypto', function () 
     },
   };
 
-  async function start(user: TestUser, logger: any = quiet): Promise<Client> {
+  async function start(user: TestUser, logger: any = quietLogger): Promise<Client> {
     const client = sdk.createClient({ baseUrl: t.baseUrl, userId: user.userId, accessToken: user.accessToken, deviceId: user.deviceId, logger, cryptoCallbacks: cryptoCallbacks as any });
     await client.initRustCrypto({ useIndexedDB: false });
     const ready = new Promise<void>((resolve) => {
@@ -103,7 +88,7 @@ describe('e2ee: dehydrated devices with matrix-js-sdk Rust crypto', function () 
     const login = await t.request('POST', '/_matrix/client/v3/login', {
       body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: alice.userId }, password: alice.password },
     });
-    const a3 = await start({ ...alice, accessToken: login.body.access_token, deviceId: login.body.device_id }, process.env.E2EE_DEBUG ? loud : quiet);
+    const a3 = await start({ ...alice, accessToken: login.body.access_token, deviceId: login.body.device_id }, quietLogger);
     let rehydrated = false;
     a3.on('dehydration.RehydrationCompleted' as any, () => (rehydrated = true));
     // The new device takes the cross-signing keys from secret storage (as Element does after the recovery key).

@@ -1,6 +1,6 @@
 /**
  * Request-body validation against the spec's own JSON schemas (extracted from the OpenAPI files into
- * src/api/schemas/ by scripts/extract-spec-schemas.mjs), so a wrong shape gets 400 M_BAD_JSON
+ * config/spec-schemas/ by scripts/extract-spec-schemas.mjs), so a wrong shape gets 400 M_BAD_JSON
  * naming the field, before any handler runs.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -18,7 +18,7 @@ function schemaFor(api: string, operationId: string): ValidateFunction {
   let fn = compiled.get(key);
   if (!fn) {
     let file = files.get(api);
-    if (!file) files.set(api, (file = loadJsonFile<SchemaFile>(`src/api/schemas/${api}.json`)));
+    if (!file) files.set(api, (file = loadJsonFile<SchemaFile>(`config/spec-schemas/${api}.json`)));
     const entry = file[operationId];
     if (!entry) throw new Error(`no request schema for ${api} operation ${operationId}`);
     fn = ajv.compile(entry.schema);
