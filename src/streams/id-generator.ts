@@ -15,7 +15,6 @@ export class StreamIdGenerator {
   private visible = 0;
   private readonly inFlight = new Set<number>();
   private maxIssued = 0;
-  private listeners: ((position: number) => void)[] = [];
 
   constructor(
     private readonly db: Queryable,
@@ -58,10 +57,6 @@ export class StreamIdGenerator {
     this.advance();
   }
 
-  onAdvance(listener: (position: number) => void): void {
-    this.listeners.push(listener);
-  }
-
   private waiters: { position: number; resolve: () => void }[] = [];
 
   /** Resolves once `position` is visible (a notice can arrive before an earlier writer commits). */
@@ -76,7 +71,6 @@ export class StreamIdGenerator {
     const next = lowestInFlight === Infinity ? this.maxIssued : lowestInFlight - 1;
     if (next > this.visible) {
       this.visible = next;
-      for (const l of this.listeners) l(next);
       if (this.waiters.length) {
         const ready = this.waiters.filter((w) => w.position <= next);
         this.waiters = this.waiters.filter((w) => w.position > next);
