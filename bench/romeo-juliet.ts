@@ -18,6 +18,7 @@ import { cpuSeconds, treeMemory } from './lib/proc.js';
 import { BenchError, MB, type Benchmark, type Figure } from './lib/report.js';
 import { Installation, PROJECT_ROOT, databaseSectionFromUrl, dropExternalDatabase, type RunningServer } from './lib/server.js';
 import { mean, percentile } from './lib/stats.js';
+import { cpuProfileDir, summariseCpuProfile, withCpuProfile } from './lib/profile.js';
 
 const TARGET_SECONDS = 25;
 const EXPECTED_MESSAGES = 3287;
@@ -83,7 +84,7 @@ export const romeoJuliet: Benchmark = {
       let base: string;
       if (install) {
         ctx.log(`starting Veche (${databaseUrl ? `PostgreSQL at ${new URL(databaseUrl).host}` : 'embedded PostgreSQL'})`);
-        server = await install.start();
+        server = await withCpuProfile(cpuProfileDir(), () => install.start());
         serverUnderTest = server;
         base = server.baseUrl;
       } else {
@@ -166,6 +167,8 @@ export const romeoJuliet: Benchmark = {
     } finally {
       serverUnderTest = undefined;
       await server?.stop();
+      const profileDir = server && cpuProfileDir();
+      if (profileDir) ctx.log(summariseCpuProfile(profileDir, 40));
       if (databaseUrl) await dropExternalDatabase(databaseUrl, databaseName).catch((err: Error) => ctx.log(`could not drop ${databaseName}: ${err.message}`));
       install?.remove();
     }

@@ -8,6 +8,7 @@ import type { JsonObject, RoomEvent } from '../matrix/types.js';
 import { getRoomVersion } from '../matrix/room-versions.js';
 import { canonicalJson } from '../matrix/canonical-json.js';
 import { toFederationFormat } from '../matrix/pdu.js';
+import { Batcher } from './batcher.js';
 
 export interface StoredEvent {
   event: RoomEvent;
@@ -27,7 +28,26 @@ export interface RoomHead {
   currentStateGroup: number | null;
   maxDepth: number;
   extremities: string[];
+  /** The stream ordering of the event that last moved the head; bumped by every head move. */
+  headStreamOrdering: number;
 }
+
+/** append_event's arguments, in order (see migration 015). */
+type AppendParams = [
+  string, number, string, string, string, number, number, string | null, string | null, boolean, string, number | null,
+  string, string | null, string | null, string | null, string | null, number | null,
+];
+const APPEND_COLUMN_TYPES = [
+  'text', 'bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'bool', 'text', 'bigint',
+  'text', 'text', 'text', 'text', 'text', 'bigint',
+];
+type AppendOutcome = { status: 'stored' | 'stale' | 'existing'; stream_ordering: number | null; event_id: string | null };
+
+/**
+ * The result of appendEvent: stored at a stream position, the head moved underneath (nothing
+ * stored), or the transaction ID's earlier event.
+ */
+export type AppendResult = { stored: number } | { stale: true } | { existing: string };
 
 export interface NewEventRow {
   event: RoomEvent;
@@ -139,6 +159,31 @@ export class EventStore {
   private readonly cache = new Map<string, StoredEvent>();
   private static readonly CACHE_MAX = 20_000;
 
+  /**
+   * Appends from concurrent requests (different rooms: a room has one writer) go to PostgreSQL
+   * together, as one statement calling append_event once per event — one transaction and one
+   * WAL flush for all. Sorted by room so two batches take room locks in the same order.
+   */
+  private readonly appends = new Batcher<AppendParams, AppendOutcome>(async (items) => {
+    const sorted = items.map((p, i) => ({ p, i })).sort((a, b) => (a.p[0] < b.p[0] ? -1 : a.p[0] > b.p[0] ? 1 : 0));
+    const columns = APPEND_COLUMN_TYPES.map((_, c) => sorted.map((x) => x.p[c]));
+    const { rows } = await this.db.query<AppendOutcome & { i: number }>(
+      `SELECT x.i, a.status, a.stream_ordering, a.event_id
+       FROM unnest(${APPEND_COLUMN_TYPES.map((t, c) => `$${c + 1}::${t}[]`).join(', ')}, $${APPEND_COLUMN_TYPES.length + 1}::int[])
+              WITH ORDINALITY AS x(room_id, expected_head, event_id, type, sender, ts, depth, relates_to_id, relation_type,
+                                   contains_url, json, state_group, prev, redacts, txn_user_id, txn_device_id, txn_id, txn_ts, i, ord),
+            LATERAL append_event(x.room_id, x.expected_head, x.event_id, x.type, x.sender, x.ts, x.depth,
+                                 x.relates_to_id, x.relation_type, x.contains_url, x.json, x.state_group,
+                                 ARRAY(SELECT jsonb_array_elements_text(x.prev::jsonb)), x.redacts,
+                                 x.txn_user_id, x.txn_device_id, x.txn_id, x.txn_ts) a
+       ORDER BY x.ord`,
+      [...columns, sorted.map((x) => x.i)],
+    );
+    const out: AppendOutcome[] = new Array(items.length);
+    for (const r of rows) out[r.i] = { status: r.status, stream_ordering: r.stream_ordering === null ? null : Number(r.stream_ordering), event_id: r.event_id };
+    return out;
+  });
+
   constructor(private readonly db: Queryable) {}
 
   private remember(e: StoredEvent): void {
@@ -173,9 +218,9 @@ export class EventStore {
     return (await this.getEvents([id])).get(id);
   }
 
-  async insertEvent(tx: Queryable, row: NewEventRow): Promise<void> {
-    const ev = row.event;
-    const version = getRoomVersion(row.roomVersion)!;
+  /** The columns of an events row that are derived from the event itself. */
+  private static derivedColumns(ev: RoomEvent, roomVersion: string) {
+    const version = getRoomVersion(roomVersion)!;
     const relates = (ev.content['m.relates_to'] ?? null) as JsonObject | null;
     const relatesTo = relates && typeof relates.event_id === 'string' ? relates.event_id : null;
     const relType = relates && typeof relates.rel_type === 'string' ? relates.rel_type : null;
@@ -186,6 +231,26 @@ export class EventStore {
     // signed, or its hash (and so the room ID) would not verify.
     if (version.privilegedCreators && ev.type === 'm.room.create' && ev.state_key === '') delete (signed as Partial<RoomEvent>).room_id;
     const json = canonicalJson(toFederationFormat(signed as RoomEvent, version));
+    return { relatesTo, relType, membership, containsUrl, json };
+  }
+
+  private rememberNew(row: NewEventRow): void {
+    this.remember({
+      event: row.event,
+      roomVersion: row.roomVersion,
+      streamOrdering: row.streamOrdering,
+      topologicalOrdering: row.event.depth,
+      unsigned: row.unsigned,
+      stateGroupBefore: row.stateGroupBefore,
+      stateGroupAfter: row.stateGroupAfter,
+      rejected: false,
+      outlier: false,
+    });
+  }
+
+  async insertEvent(tx: Queryable, row: NewEventRow): Promise<void> {
+    const ev = row.event;
+    const { relatesTo, relType, membership, containsUrl, json } = EventStore.derivedColumns(ev, row.roomVersion);
     await tx.query(
       `INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth,
          topological_ordering, relates_to_id, relation_type, membership, contains_url, json, unsigned,
@@ -197,17 +262,32 @@ export class EventStore {
         row.stateGroupBefore, row.stateGroupAfter,
       ],
     );
-    this.remember({
-      event: ev,
-      roomVersion: row.roomVersion,
-      streamOrdering: row.streamOrdering,
-      topologicalOrdering: ev.depth,
-      unsigned: row.unsigned,
-      stateGroupBefore: row.stateGroupBefore,
-      stateGroupAfter: row.stateGroupAfter,
-      rejected: false,
-      outlier: false,
-    });
+    this.rememberNew(row);
+  }
+
+  /**
+   * Appends one non-state event on top of a head the caller cached (the append_event function:
+   * the room's lock, the transaction-ID and head checks, the stream position, the rows, the head's
+   * move). Appends of other rooms made at the same moment share the statement and its commit.
+   * When this resolves the event is committed, or nothing was written.
+   */
+  async appendEvent(
+    row: Omit<NewEventRow, 'streamOrdering'> & { expectedHead: number; prevExtremities: string[]; redacts?: string },
+    txn?: { userId: string; deviceId: string; scope: string[]; txnId: string; now: number },
+  ): Promise<AppendResult> {
+    const ev = row.event;
+    if (ev.state_key !== undefined) throw new Error('appendEvent is for non-state events');
+    const { relatesTo, relType, containsUrl, json } = EventStore.derivedColumns(ev, row.roomVersion);
+    const r = await this.appends.submit([
+      ev.room_id, row.expectedHead, ev.event_id, ev.type, ev.sender, ev.origin_server_ts, ev.depth,
+      relatesTo, relType, containsUrl, json, row.stateGroupBefore,
+      JSON.stringify(row.prevExtremities), row.redacts ?? null,
+      txn?.userId ?? null, txn?.deviceId ?? null, txn ? EventStore.txnKey(txn.scope, txn.txnId) : null, txn?.now ?? null,
+    ]);
+    if (r.status === 'stale') return { stale: true };
+    if (r.status === 'existing') return { existing: r.event_id! };
+    this.rememberNew({ ...row, streamOrdering: r.stream_ordering! });
+    return { stored: r.stream_ordering! };
   }
 
   /** Drops cached events (a rolled-back transaction inserted them). */
@@ -228,8 +308,8 @@ export class EventStore {
 
   /** The room's head, read under the room's lock. */
   async roomHead(tx: Queryable, roomId: string): Promise<RoomHead | undefined> {
-    const { rows } = await tx.query<{ room_version: string; current_state_group: number | null; max_depth: number; extremities: string[] | null }>(
-      `SELECT r.room_version, r.current_state_group, r.max_depth,
+    const { rows } = await tx.query<{ room_version: string; current_state_group: number | null; max_depth: number; head_stream_ordering: number; extremities: string[] | null }>(
+      `SELECT r.room_version, r.current_state_group, r.max_depth, r.head_stream_ordering,
               (SELECT array_agg(event_id) FROM forward_extremities f WHERE f.room_id = r.room_id) AS extremities
        FROM rooms r WHERE r.room_id = $1`,
       [roomId],
@@ -241,16 +321,17 @@ export class EventStore {
       currentStateGroup: r.current_state_group === null ? null : Number(r.current_state_group),
       maxDepth: Number(r.max_depth),
       extremities: r.extremities ?? [],
+      headStreamOrdering: Number(r.head_stream_ordering),
     };
   }
 
   /** Moves the head after a new event: it becomes the only extremity (local events reference all). */
-  async advanceHead(tx: Queryable, roomId: string, eventId: string, depth: number, stateGroup: number | null, replacedExtremities: string[]): Promise<void> {
+  async advanceHead(tx: Queryable, roomId: string, eventId: string, depth: number, stateGroup: number | null, replacedExtremities: string[], streamOrdering: number): Promise<void> {
     await tx.query(
       `WITH del AS (DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2)),
             ins AS (INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $3))
-       UPDATE rooms SET current_state_group = $4, max_depth = GREATEST(max_depth, $5) WHERE room_id = $1`,
-      [roomId, replacedExtremities, eventId, stateGroup, depth],
+       UPDATE rooms SET current_state_group = $4, max_depth = GREATEST(max_depth, $5), head_stream_ordering = $6 WHERE room_id = $1`,
+      [roomId, replacedExtremities, eventId, stateGroup, depth, streamOrdering],
     );
   }
 

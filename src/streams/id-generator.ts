@@ -2,6 +2,12 @@
  * Stream positions from a Postgres sequence. Writers may commit out of order, so the position a
  * reader may see is the highest one below which nothing is still being written
  * (ARCHITECTURE: "a reader must never see position N+1 before N is committed").
+ *
+ * Two kinds of writers: those that take a position first (next(), then write and commit), and
+ * those whose statement takes its positions from the sequence itself, after the lock it needs
+ * (writeWithPositions: a room's one-statement append), known only once committed. While one of the
+ * latter is in flight it may hold any position not yet handed out, so a position that finishes
+ * meanwhile becomes visible only when every such write that was in flight at that moment is done.
  */
 import type { Queryable } from '../storage/database.js';
 
@@ -13,8 +19,14 @@ export interface PendingPosition {
 
 export class StreamIdGenerator {
   private visible = 0;
+  /** Positions handed out by next() and not yet done. */
   private readonly inFlight = new Set<number>();
-  private maxIssued = 0;
+  /** Writes in flight whose positions the database assigns. */
+  private readonly opaque = new Set<object>();
+  /** Finished positions waiting for the opaque writes that were in flight when they finished. */
+  private candidates: { position: number; blockers: Set<object> }[] = [];
+  /** The highest finished position no opaque write can still undercut. */
+  private maxReleased = 0;
 
   constructor(
     private readonly db: Queryable,
@@ -26,7 +38,7 @@ export class StreamIdGenerator {
       `SELECT last_value, is_called FROM ${this.sequence}`,
     );
     const last = rows[0]!.is_called ? Number(rows[0]!.last_value) : 0;
-    this.visible = this.maxIssued = last;
+    this.visible = this.maxReleased = last;
   }
 
   /** The highest position every writer has finished with. */
@@ -38,7 +50,6 @@ export class StreamIdGenerator {
     const { rows } = await tx.query<{ id: number }>(`SELECT nextval('${this.sequence}') AS id`);
     const position = Number(rows[0]!.id);
     this.inFlight.add(position);
-    if (position > this.maxIssued) this.maxIssued = position;
     let finished = false;
     return {
       position,
@@ -46,15 +57,33 @@ export class StreamIdGenerator {
         if (finished) return;
         finished = true;
         this.inFlight.delete(position);
-        this.advance();
+        this.finish(position);
       },
     };
   }
 
+  /**
+   * Runs a write whose statement takes its positions from the sequence and reports them once
+   * committed (or rejects, having written nothing).
+   */
+  async writeWithPositions<T>(write: () => Promise<{ value: T; positions: number[] }>): Promise<T> {
+    const token = {};
+    this.opaque.add(token);
+    let positions: number[] = [];
+    try {
+      const r = await write();
+      positions = r.positions;
+      return r.value;
+    } finally {
+      this.opaque.delete(token);
+      for (const c of this.candidates) c.blockers.delete(token);
+      this.finish(positions.length ? Math.max(...positions) : undefined);
+    }
+  }
+
   /** Lets a position written by another process become visible (from the cross-process notice). */
   observe(position: number): void {
-    if (position > this.maxIssued) this.maxIssued = position;
-    this.advance();
+    this.finish(position);
   }
 
   private waiters: { position: number; resolve: () => void }[] = [];
@@ -65,10 +94,23 @@ export class StreamIdGenerator {
     return new Promise((resolve) => this.waiters.push({ position, resolve }));
   }
 
+  private finish(position: number | undefined): void {
+    if (position !== undefined) this.candidates.push({ position, blockers: new Set(this.opaque) });
+    if (this.candidates.some((c) => c.blockers.size === 0)) {
+      const waiting: typeof this.candidates = [];
+      for (const c of this.candidates) {
+        if (c.blockers.size) waiting.push(c);
+        else if (c.position > this.maxReleased) this.maxReleased = c.position;
+      }
+      this.candidates = waiting;
+    }
+    this.advance();
+  }
+
   private advance(): void {
     let lowestInFlight = Infinity;
     for (const p of this.inFlight) if (p < lowestInFlight) lowestInFlight = p;
-    const next = lowestInFlight === Infinity ? this.maxIssued : lowestInFlight - 1;
+    const next = Math.min(lowestInFlight - 1, this.maxReleased);
     if (next > this.visible) {
       this.visible = next;
       if (this.waiters.length) {

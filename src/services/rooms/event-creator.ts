@@ -88,10 +88,18 @@ export class RoomWriter {
     return (await this.stateEvents([stateKeyOf(type, stateKey)])).get(stateKeyOf(type, stateKey));
   }
 
-  async append(draft: EventDraft, txn?: TxnRef): Promise<PersistedEvent> {
-    const { storage, serverName, signingKey, now } = this.deps;
+  /** The room's head after the appends so far. */
+  get currentHead(): RoomHead {
+    return this.head;
+  }
+
+  /**
+   * Builds the next event on the current head — prev_events, auth_events, depth, hashes,
+   * signature — and checks it against the size limits and the authorization rules. Writes nothing.
+   */
+  async prepare(draft: EventDraft): Promise<RoomEvent> {
+    const { serverName, signingKey, now } = this.deps;
     const version = this.version;
-    const isState = draft.state_key !== undefined;
     const isCreate = draft.type === 'm.room.create' && draft.state_key === '';
     if (isCreate && this.head.maxDepth > 0) throw new MatrixError(400, 'M_BAD_JSON', 'The room already has a create event');
     if (!isCreate && this.head.maxDepth === 0) throw new MatrixError(400, 'M_BAD_JSON', 'The first event of a room must be m.room.create');
@@ -140,6 +148,15 @@ export class RoomWriter {
 
     const auth = checkAuth(isCreate && version.privilegedCreators ? { ...event, room_id: undefined } as unknown as RoomEvent : event, authState, version);
     if (!auth.allowed) throw new MatrixError(403, 'M_FORBIDDEN', auth.reason);
+    return event;
+  }
+
+  async append(draft: EventDraft, txn?: TxnRef): Promise<PersistedEvent> {
+    const { storage, now } = this.deps;
+    const version = this.version;
+    const isState = draft.state_key !== undefined;
+    const isCreate = draft.type === 'm.room.create' && draft.state_key === '';
+    const event = await this.prepare(draft);
 
     if (isCreate) await storage.events.createRoom(this.tx, this.roomId!, version.id, draft.sender, now());
 
@@ -181,7 +198,7 @@ export class RoomWriter {
     if (draft.type === 'm.room.redaction' && typeof redacts === 'string') await storage.events.insertRedaction(this.tx, redacts, event.event_id);
     if (txn) await storage.events.insertTxn(this.tx, txn.userId, txn.deviceId, txn.scope, txn.txnId, event.event_id, now());
 
-    this.head = { ...this.head, currentStateGroup: after, maxDepth: event.depth, extremities: [event.event_id] };
+    this.head = { ...this.head, currentStateGroup: after, maxDepth: event.depth, extremities: [event.event_id], headStreamOrdering: position.position };
     this.headDirty = true;
     return persisted;
   }
@@ -190,7 +207,7 @@ export class RoomWriter {
   async flush(): Promise<void> {
     if (!this.headDirty) return;
     const last = this.created[this.created.length - 1]!.event;
-    await this.deps.storage.events.advanceHead(this.tx, this.roomId!, last.event_id, last.depth, this.head.currentStateGroup, this.replacedExtremities);
+    await this.deps.storage.events.advanceHead(this.tx, this.roomId!, last.event_id, last.depth, this.head.currentStateGroup, this.replacedExtremities, this.head.headStreamOrdering);
   }
 }
 
@@ -226,8 +243,25 @@ export interface EventCreatorDeps {
   now: () => number;
 }
 
+/** What a writer needs of a room to append to it without reading it first. */
+interface CachedHead {
+  version: RoomVersion;
+  head: RoomHead;
+  stateIds: StateIdMap;
+}
+
+/** Rooms whose heads are kept in memory; beyond this the oldest entry goes. */
+const HEAD_CACHE_MAX = 5_000;
+
 export class EventCreator {
   private readonly queues = new Map<string, Promise<unknown>>();
+  /**
+   * Room heads as this process's last writer of each room left them. Only a writer (inside the
+   * room's queue) reads or sets an entry, and every append re-checks it under the room's lock
+   * (rooms.head_stream_ordering), so an entry that another process made stale costs one retry,
+   * never a wrong graph.
+   */
+  private readonly heads = new Map<string, CachedHead>();
   /**
    * Room writers running at once are capped below the pool size: a writer holds a connection for
    * its transaction and some checks inside it (profiles, restricted-join memberships) read through
@@ -247,9 +281,92 @@ export class EventCreator {
   }
 
   /** Runs fn as the room's only writer. */
-  async withRoom<T>(roomId: string, fn: (w: RoomWriter) => Promise<T>): Promise<T> {
+  withRoom<T>(roomId: string, fn: (w: RoomWriter) => Promise<T>): Promise<T> {
+    return this.enqueue(roomId, () => this.runLocked(roomId, fn));
+  }
+
+  /**
+   * Appends one non-state event (a message, reaction, redaction…) as the room's only writer and
+   * returns it — or, when the transaction ID already made an event, that event's ID. With the
+   * room's head cached this is one statement (storage append_event): the lock, the checks and the
+   * rows in a single round trip, which is what makes a busy room's sends cheap. Without it, or
+   * when another writer moved the head, it takes the general path, which caches the head again.
+   * `check` runs against the writer before the event is built (e.g. a redactor's power level).
+   */
+  appendOne(roomId: string, draft: EventDraft, txn: TxnRef | undefined, check?: (w: RoomWriter) => Promise<void>): Promise<{ eventId: string; created?: PersistedEvent }> {
+    if (draft.state_key !== undefined) throw new Error('appendOne is for non-state events');
+    return this.enqueue(roomId, async () => {
+      const cached = this.heads.get(roomId);
+      if (cached) {
+        const done = await this.appendOnCachedHead(roomId, cached, draft, txn, check);
+        if (done) return done;
+      }
+      return this.runLocked(roomId, async (w) => {
+        const existing = txn && (await this.deps.storage.events.txnEventId(txn.userId, txn.deviceId, txn.scope, txn.txnId, w.tx));
+        if (existing) return { eventId: existing };
+        await check?.(w);
+        const created = await w.append(draft, txn);
+        return { eventId: created.event.event_id, created };
+      });
+    });
+  }
+
+  /** The one-statement append; undefined when the cached head turned out stale (dropped). */
+  private async appendOnCachedHead(
+    roomId: string,
+    cached: CachedHead,
+    draft: EventDraft,
+    txn: TxnRef | undefined,
+    check?: (w: RoomWriter) => Promise<void>,
+  ): Promise<{ eventId: string; created?: PersistedEvent } | undefined> {
+    const { storage, now } = this.deps;
+    // Reads outside a transaction are fine here: the events and state it reads are immutable.
+    const w = new RoomWriter(storage.db, this.deps, roomId, cached.version, cached.head, cached.stateIds, []);
+    await check?.(w);
+    const event = await w.prepare(draft);
+    const redacts = cached.version.updatedRedactionRules ? (draft.content.redacts as string | undefined) ?? draft.redacts : draft.redacts;
+    let result;
+    try {
+      // The statement takes the event's stream position under the room's lock; until it answers,
+      // readers must not pass positions it could hold.
+      result = await this.deps.positions.writeWithPositions(async () => {
+        const r = await storage.events.appendEvent(
+          {
+            event,
+            roomVersion: cached.version.id,
+            unsigned: null,
+            stateGroupBefore: cached.head.currentStateGroup,
+            stateGroupAfter: cached.head.currentStateGroup,
+            expectedHead: cached.head.headStreamOrdering,
+            prevExtremities: cached.head.extremities,
+            redacts: draft.type === 'm.room.redaction' && typeof redacts === 'string' ? redacts : undefined,
+          },
+          txn && { ...txn, now: now() },
+        );
+        return { value: r, positions: 'stored' in r ? [r.stored] : [] };
+      });
+    } catch (err) {
+      this.heads.delete(roomId);
+      throw err;
+    }
+    if ('stale' in result) {
+      this.heads.delete(roomId);
+      return undefined;
+    }
+    if ('existing' in result) return { eventId: result.existing };
+    const position = result.stored;
+    this.heads.set(roomId, {
+      ...cached,
+      head: { ...cached.head, maxDepth: event.depth, extremities: [event.event_id], headStreamOrdering: position },
+    });
+    const created = { event, streamOrdering: position };
+    this.announce([created]);
+    return { eventId: event.event_id, created };
+  }
+
+  private async enqueue<T>(roomId: string, task: () => Promise<T>): Promise<T> {
     const previous = this.queues.get(roomId) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.runLocked(roomId, fn));
+    const run = previous.catch(() => undefined).then(task);
     this.queues.set(roomId, run);
     try {
       return await run;
@@ -263,7 +380,7 @@ export class EventCreator {
     const version = getRoomVersion(versionId);
     if (!version) throw new MatrixError(400, 'M_UNSUPPORTED_ROOM_VERSION', `Unsupported room version ${versionId}`);
     return this.transact(undefined, async (tx, pending, track) => {
-      const w = track(new RoomWriter(tx, this.deps, roomId, version, { roomVersion: version.id, currentStateGroup: null, maxDepth: 0, extremities: [] }, new Map(), pending));
+      const w = track(new RoomWriter(tx, this.deps, roomId, version, { roomVersion: version.id, currentStateGroup: null, maxDepth: 0, extremities: [], headStreamOrdering: 0 }, new Map(), pending));
       const result = await fn(w);
       return { writer: w, value: { roomId: w.roomId!, result } };
     });
@@ -308,14 +425,25 @@ export class EventCreator {
         return r.value;
       });
       for (const p of pending) p.done();
-      const created = writer!.created;
-      if (created.length) this.announce(created);
+      const w = writer!;
+      if (w.roomId) this.cacheHead(w.roomId, { version: w.version, head: w.currentHead, stateIds: w.currentStateIds });
+      if (w.created.length) this.announce(w.created);
       return value;
     } catch (err) {
       for (const p of pending) p.done();
-      if (writer) this.deps.storage.events.forget(writer.created.map((c) => c.event.event_id));
+      if (lockRoomId) this.heads.delete(lockRoomId);
+      if (writer) {
+        if (writer.roomId) this.heads.delete(writer.roomId);
+        this.deps.storage.events.forget(writer.created.map((c) => c.event.event_id));
+      }
       throw err;
     }
+  }
+
+  private cacheHead(roomId: string, entry: CachedHead): void {
+    this.heads.delete(roomId);
+    if (this.heads.size >= HEAD_CACHE_MAX) this.heads.delete(this.heads.keys().next().value!);
+    this.heads.set(roomId, entry);
   }
 
   private announce(created: PersistedEvent[]): void {

@@ -6,6 +6,7 @@ import type { Storage } from '../../storage/index.js';
 import type { Queryable } from '../../storage/database.js';
 import type { JsonObject } from '../../matrix/types.js';
 import { isValidRoomId } from '../../matrix/ids.js';
+import { getRoomVersion } from '../../matrix/room-versions.js';
 import { powerLevelsFromState, levelOfUser, userPowerLevel } from '../../matrix/power-levels.js';
 import { stateKeyOf } from '../../matrix/types.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
@@ -43,14 +44,10 @@ export class MessageService {
       if (typeof redacts !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'm.room.redaction needs content.redacts');
       return this.redactWithTxn(requester, roomId, redacts, content, txn);
     }
-    return this.creator.withRoom(roomId, async (w) => {
-      // A retried transaction returns the event it made. Checked only under the room's lock,
-      // where the answer is authoritative (one query per send, not two).
-      const raced = await this.existingTxn(txn, w.tx);
-      if (raced) return { event_id: raced };
-      const { event } = await w.append({ type, sender: requester.userId, content }, txn);
-      return { event_id: event.event_id };
-    });
+    // A retried transaction returns the event it made: appendOne checks under the room's lock,
+    // where the answer is authoritative (no query before it).
+    const { eventId } = await this.creator.appendOne(roomId, { type, sender: requester.userId, content }, txn);
+    return { event_id: eventId };
   }
 
   /** PUT /rooms/{roomId}/state/{eventType}/{stateKey} */
@@ -95,9 +92,12 @@ export class MessageService {
   private async redactWithTxn(requester: Requester, roomId: string, eventId: string, content: JsonObject, txn: TxnRef | undefined): Promise<{ event_id: string }> {
     const target = await this.storage.events.getEvent(eventId);
     if (!target || target.event.room_id !== roomId) throw notFound('Event not found');
-    return this.creator.withRoom(roomId, async (w) => {
-      const raced = await this.existingTxn(txn, w.tx);
-      if (raced) return { event_id: raced };
+    const body: JsonObject = { ...content };
+    delete body.redacts;
+    // spec: Room Version 11 moved redacts into content.
+    if (getRoomVersion(target.roomVersion)?.updatedRedactionRules) body.redacts = eventId;
+    const draft = { type: 'm.room.redaction', sender: requester.userId, content: body, redacts: eventId };
+    const { eventId: made } = await this.creator.appendOne(roomId, draft, txn, async (w) => {
       // spec: Room Versions 3+ leave the "own event or redact power" check to the server that
       // serves the event; Veche applies it when the redaction is made, as Synapse does.
       if (target.event.sender !== requester.userId) {
@@ -106,11 +106,7 @@ export class MessageService {
         const level = w.version.privilegedCreators ? userPowerLevel(requester.userId, state, w.version) : levelOfUser(levels, requester.userId);
         if (level < levels.redact) throw forbidden('You do not have permission to redact events of other users');
       }
-      const body: JsonObject = { ...content };
-      delete body.redacts;
-      if (w.version.updatedRedactionRules) body.redacts = eventId;
-      const { event } = await w.append({ type: 'm.room.redaction', sender: requester.userId, content: body, redacts: eventId }, txn);
-      return { event_id: event.event_id };
     });
+    return { event_id: made };
   }
 }
