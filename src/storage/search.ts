@@ -56,15 +56,43 @@ const TSQUERY = `(websearch_to_tsquery('russian'::regconfig, $1) || websearch_to
 /** Newest-first searches look at this many of the newest indexed events before using the GIN index. */
 const RECENT_WINDOW = 3000;
 
-/** Rank order ranks at most this many (the newest) matches of a term. */
-const RANK_AT_MOST = 10_000;
+/** Rank order ranks every match of a term PostgreSQL expects in at most this many events. */
+const RANK_ALL_UP_TO = 2000;
+/**
+ * Above that, it ranks the newest matches only: as many as are found among about this many of the
+ * newest events (so a common word ranks its newest thousand, a rarer one fewer), within
+ * RANK_WINDOW_MIN..RANK_WINDOW_MAX. Ranking reads every ranked row's vector from the heap, and a
+ * word in a tenth of a million messages would otherwise take half a second.
+ */
+const RANK_WALK_ROWS = 20_000;
+const RANK_WINDOW_MIN = 50;
+const RANK_WINDOW_MAX = 1000;
+/** How long the indexed-event count (for the window) is reused. */
+const TOTAL_TTL_MS = 60_000;
 /** Below this many estimated matches, the count is exact. */
 const EXACT_COUNT_UP_TO = 2000;
 
 type Row = { event_id: string; room_id: string; stream: number; rank: number; total?: number | null };
 
 export class SearchStore {
+  private total: { value: number; at: number } | undefined;
+
   constructor(private readonly db: Queryable) {}
+
+  /** About how many events are indexed (PostgreSQL's statistics; no scan). */
+  private async indexedEvents(): Promise<number> {
+    if (this.total && Date.now() - this.total.at < TOTAL_TTL_MS) return this.total.value;
+    const { rows } = await this.db.query<{ n: number }>(`SELECT GREATEST(reltuples, 0)::float8 AS n FROM pg_class WHERE relname = 'event_search'`);
+    this.total = { value: Math.max(1, Number(rows[0]?.n ?? 1)), at: Date.now() };
+    return this.total.value;
+  }
+
+  /** How many of a term's newest matches rank order ranks; undefined: all of them. */
+  private async rankWindow(estimate: number): Promise<number | undefined> {
+    if (estimate <= RANK_ALL_UP_TO) return undefined;
+    const share = estimate / (await this.indexedEvents());
+    return Math.round(Math.min(RANK_WINDOW_MAX, Math.max(RANK_WINDOW_MIN, RANK_WALK_ROWS * share)));
+  }
 
   /** The rooms where the user's current membership is join. */
   async joinedRooms(userId: string): Promise<string[]> {
@@ -99,13 +127,13 @@ export class SearchStore {
 
     if (q.order === 'rank') {
       const after = q.after ? `(rank, stream) < (${p(q.after.rank ?? Number.MAX_VALUE)}::float8, ${p(q.after.stream)}::bigint)` : 'true';
-      // Ranking reads every match. A term that PostgreSQL's statistics expect in more than
-      // RANK_AT_MOST events is ranked among its RANK_AT_MOST newest matches only: a word in a
-      // quarter of a million messages would otherwise take seconds.
+      // Ranking reads every ranked match: a common term is ranked among its newest matches only
+      // (rankWindow), found by walking the newest events backwards, which stops early.
       const estimate = await this.estimate(q.term);
-      const capped = estimate > RANK_AT_MOST;
+      const window = await this.rankWindow(estimate);
+      const capped = window !== undefined;
       const source = `SELECT s.event_id, s.room_id, s.stream_ordering, s.vector FROM event_search s
-                      WHERE s.vector @@ ${TSQUERY} AND ${where}${capped ? ` ORDER BY s.stream_ordering DESC LIMIT ${RANK_AT_MOST}` : ''}`;
+                      WHERE s.vector @@ ${TSQUERY} AND ${where}${capped ? ` ORDER BY s.stream_ordering DESC LIMIT ${window}` : ''}`;
       // The page and the count read the ranked set once.
       const { rows } = await this.db.query<Row>(
         `WITH q AS (SELECT ${TSQUERY} AS query),
