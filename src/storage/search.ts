@@ -64,7 +64,7 @@ const RANK_ALL_UP_TO = 2000;
  * RANK_WINDOW_MIN..RANK_WINDOW_MAX. Ranking reads every ranked row's vector from the heap, and a
  * word in a tenth of a million messages would otherwise take half a second.
  */
-const RANK_WALK_ROWS = 20_000;
+const RANK_WALK_ROWS = 10_000;
 const RANK_WINDOW_MIN = 50;
 const RANK_WINDOW_MAX = 1000;
 /** How long the indexed-event count (for the window) is reused. */
