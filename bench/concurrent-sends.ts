@@ -25,11 +25,8 @@ export const concurrentSends: Benchmark = {
   description: '50 clients sending at once into 100 rooms (issue 4)',
   async run(ctx) {
     const perClient = envNumber('VECHE_BENCH_SENDS_PER_CLIENT', 60);
-    // Each send holds a pool connection for its transaction and, at this commit, takes a second one
-    // for the txn-ID check (MessageService.send → events.txnEventId without the transaction): with
-    // the default pool of 10, ten sends in ten rooms at once wait for each other for ever. An
-    // external PostgreSQL gets cp_max 64 (VECHE_BENCH_POOL) so the figure is about throughput; the
-    // embedded one's pool is fixed, and a hung send is reported after 60 s.
+    // An external PostgreSQL gets cp_max 64 (VECHE_BENCH_POOL), as a production deployment would;
+    // messages take one pooled statement per batch of rooms, state changes a transaction each.
     const poolMax = envNumber('VECHE_BENCH_POOL', 64);
     const run = await launch('sends', ctx.log, { sql: 'optional', poolMax });
     const { server } = run;
