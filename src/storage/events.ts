@@ -9,19 +9,11 @@ import { getRoomVersion } from '../matrix/room-versions.js';
 import { canonicalJson } from '../matrix/canonical-json.js';
 import { toFederationFormat } from '../matrix/pdu.js';
 import { Batcher } from './batcher.js';
+import { EVENT_COLUMNS, eventFilterConditions, rowToStoredEvent, type EventDbRow, type EventSqlFilter, type StoredEvent } from './event-rows.js';
+import { appendEvents, type AppendOutcome, type AppendParams } from './event-append.js';
 
-export interface StoredEvent {
-  event: RoomEvent;
-  roomVersion: string;
-  streamOrdering: number;
-  topologicalOrdering: number;
-  /** Server-computed unsigned data: replaces_state, prev_content, prev_sender. */
-  unsigned: JsonObject | null;
-  stateGroupBefore: number | null;
-  stateGroupAfter: number | null;
-  rejected: boolean;
-  outlier: boolean;
-}
+export { EVENT_COLUMNS, eventFilterConditions, rowToStoredEvent, storedToRoomEvent } from './event-rows.js';
+export type { EventDbRow, EventSqlFilter, StoredEvent } from './event-rows.js';
 
 export interface RoomHead {
   roomVersion: string;
@@ -31,17 +23,6 @@ export interface RoomHead {
   /** The stream ordering of the event that last moved the head; bumped by every head move. */
   headStreamOrdering: number;
 }
-
-/** append_event's arguments, in order (see migration 015). */
-type AppendParams = [
-  string, number, string, string, string, number, number, string | null, string | null, boolean, string, number | null,
-  string, string | null, string | null, string | null, string | null, number | null,
-];
-const APPEND_COLUMN_TYPES = [
-  'text', 'bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'bool', 'text', 'bigint',
-  'text', 'text', 'text', 'text', 'text', 'bigint',
-];
-type AppendOutcome = { status: 'stored' | 'stale' | 'existing'; stream_ordering: number | null; event_id: string | null };
 
 /**
  * The result of appendEvent: stored at a stream position, the head moved underneath (nothing
@@ -56,91 +37,6 @@ export interface NewEventRow {
   unsigned: JsonObject | null;
   stateGroupBefore: number | null;
   stateGroupAfter: number | null;
-}
-
-/** Reads a stored wire-form event back into a RoomEvent without recomputing its ID. */
-export function storedToRoomEvent(json: string, eventId: string, roomVersion: string, roomId?: string): RoomEvent {
-  const wire = JSON.parse(json) as Record<string, unknown>;
-  // A v12 create event is signed without room_id (its hash is the room ID); the normalised form
-  // carries it so the rest of the server can use it.
-  if (wire.room_id === undefined && roomId !== undefined) wire.room_id = roomId;
-  const version = getRoomVersion(roomVersion);
-  if (version?.eventFormat === 1) {
-    const pairs = (list: unknown) => (list as [string, Record<string, string>][]).map((p) => p[0]);
-    const hashes = (list: unknown) =>
-      Object.fromEntries((list as [string, Record<string, string>][]).filter((p) => Object.keys(p[1]).length).map((p) => [p[0], p[1]]));
-    const prevHashes = hashes(wire.prev_events);
-    const authHashes = hashes(wire.auth_events);
-    wire.prev_events = pairs(wire.prev_events);
-    wire.auth_events = pairs(wire.auth_events);
-    if (Object.keys(prevHashes).length) wire.prev_event_hashes = prevHashes;
-    if (Object.keys(authHashes).length) wire.auth_event_hashes = authHashes;
-  }
-  wire.event_id = eventId;
-  return wire as unknown as RoomEvent;
-}
-
-/** The columns rowToStoredEvent reads; queries alias events as e and rooms as r. */
-export const EVENT_COLUMNS = `e.event_id, e.room_id, e.json, e.stream_ordering, e.topological_ordering, e.unsigned,
-  e.state_group_before, e.state_group_after, e.rejected_reason, e.outlier, r.room_version`;
-
-export interface EventDbRow {
-  event_id: string;
-  room_id: string;
-  json: string;
-  stream_ordering: number;
-  topological_ordering: number;
-  unsigned: JsonObject | null;
-  state_group_before: number | null;
-  state_group_after: number | null;
-  rejected_reason: string | null;
-  outlier: boolean;
-  room_version: string;
-}
-
-export function rowToStoredEvent(r: EventDbRow): StoredEvent {
-  return {
-    event: storedToRoomEvent(r.json, r.event_id, r.room_version, r.room_id),
-    roomVersion: r.room_version,
-    streamOrdering: Number(r.stream_ordering),
-    topologicalOrdering: Number(r.topological_ordering),
-    unsigned: r.unsigned,
-    stateGroupBefore: r.state_group_before === null ? null : Number(r.state_group_before),
-    stateGroupAfter: r.state_group_after === null ? null : Number(r.state_group_after),
-    rejected: r.rejected_reason !== null,
-    outlier: r.outlier,
-  };
-}
-
-/** The type/sender/URL parts of an event filter that SQL can apply. */
-export interface EventSqlFilter {
-  types?: string[];
-  notTypes?: string[];
-  senders?: string[];
-  notSenders?: string[];
-  containsUrl?: boolean;
-}
-
-/**
- * SQL conditions (on events aliased as e) for a filter, pushing their values onto params;
- * "*" in a type or sender is a wildcard (spec: Client-Server API §8.x "Filtering").
- */
-export function eventFilterConditions(f: EventSqlFilter | undefined, params: unknown[]): string[] {
-  const conds: string[] = [];
-  if (!f) return conds;
-  const list = (values: string[] | undefined, column: string, negate: boolean) => {
-    if (!values) return;
-    const wildcard = values.some((v) => v.includes('*'));
-    params.push(wildcard ? values.map((v) => v.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%')) : values);
-    const expr = wildcard ? `${column} LIKE ANY($${params.length})` : `${column} = ANY($${params.length})`;
-    conds.push(negate ? `NOT (${expr})` : expr);
-  };
-  list(f.types, 'e.type', false);
-  list(f.notTypes, 'e.type', true);
-  list(f.senders, 'e.sender', false);
-  list(f.notSenders, 'e.sender', true);
-  if (f.containsUrl !== undefined) conds.push(f.containsUrl ? 'e.contains_url' : 'NOT e.contains_url');
-  return conds;
 }
 
 export interface PageQuery extends EventSqlFilter {
@@ -159,30 +55,8 @@ export class EventStore {
   private readonly cache = new Map<string, StoredEvent>();
   private static readonly CACHE_MAX = 20_000;
 
-  /**
-   * Appends from concurrent requests (different rooms: a room has one writer) go to PostgreSQL
-   * together, as one statement calling append_event once per event — one transaction and one
-   * WAL flush for all. Sorted by room so two batches take room locks in the same order.
-   */
-  private readonly appends = new Batcher<AppendParams, AppendOutcome>(async (items) => {
-    const sorted = items.map((p, i) => ({ p, i })).sort((a, b) => (a.p[0] < b.p[0] ? -1 : a.p[0] > b.p[0] ? 1 : 0));
-    const columns = APPEND_COLUMN_TYPES.map((_, c) => sorted.map((x) => x.p[c]));
-    const { rows } = await this.db.query<AppendOutcome & { i: number }>(
-      `SELECT x.i, a.status, a.stream_ordering, a.event_id
-       FROM unnest(${APPEND_COLUMN_TYPES.map((t, c) => `$${c + 1}::${t}[]`).join(', ')}, $${APPEND_COLUMN_TYPES.length + 1}::int[])
-              WITH ORDINALITY AS x(room_id, expected_head, event_id, type, sender, ts, depth, relates_to_id, relation_type,
-                                   contains_url, json, state_group, prev, redacts, txn_user_id, txn_device_id, txn_id, txn_ts, i, ord),
-            LATERAL append_event(x.room_id, x.expected_head, x.event_id, x.type, x.sender, x.ts, x.depth,
-                                 x.relates_to_id, x.relation_type, x.contains_url, x.json, x.state_group,
-                                 ARRAY(SELECT jsonb_array_elements_text(x.prev::jsonb)), x.redacts,
-                                 x.txn_user_id, x.txn_device_id, x.txn_id, x.txn_ts) a
-       ORDER BY x.ord`,
-      [...columns, sorted.map((x) => x.i)],
-    );
-    const out: AppendOutcome[] = new Array(items.length);
-    for (const r of rows) out[r.i] = { status: r.status, stream_ordering: r.stream_ordering === null ? null : Number(r.stream_ordering), event_id: r.event_id };
-    return out;
-  });
+  /** Appends of different rooms made at the same moment share one statement (appendEvents). */
+  private readonly appends = new Batcher<AppendParams, AppendOutcome>((items) => appendEvents(this.db, items));
 
   constructor(private readonly db: Queryable) {}
 

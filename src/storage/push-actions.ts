@@ -3,7 +3,6 @@
  * unread counts and notification lists read from it against the receipts table (spec:
  * Client-Server API "Push Notifications", "Receiving notifications"; "Receipts").
  */
-import type { Queryable } from './database.js';
 import type { Database } from './database.js';
 import type { PushAction } from '../matrix/push-rules/index.js';
 import { Batcher } from './batcher.js';
@@ -60,21 +59,19 @@ const readUpTo = (receiptTypesParam: string) => `COALESCE((
 export class PushActionStore {
   /** Rows from rooms evaluated at the same time go in one statement (see Batcher). */
   private readonly batches = new Batcher<PushActionRow[], void>(async (sets) => {
-    await this.insertNow(sets.flat(), this.db);
+    await this.insertNow(sets.flat());
     return sets.map(() => undefined);
   });
 
   constructor(private readonly db: Database) {}
 
   /** One statement for the whole batch, whatever its size. Re-inserting a row is a no-op. */
-  async insert(rows: PushActionRow[], db?: Queryable): Promise<void> {
-    if (!rows.length) return;
-    if (db) await this.insertNow(rows, db);
-    else await this.batches.submit(rows);
+  async insert(rows: PushActionRow[]): Promise<void> {
+    if (rows.length) await this.batches.submit(rows);
   }
 
-  private async insertNow(rows: PushActionRow[], db: Queryable): Promise<void> {
-    await db.query(
+  private async insertNow(rows: PushActionRow[]): Promise<void> {
+    await this.db.query(
       `INSERT INTO event_push_actions (room_id, event_id, user_id, stream_ordering, thread_id, actions, notif, highlight)
        SELECT room_id, event_id, user_id, stream_ordering, thread_id, actions::jsonb, notif, highlight
        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bool[], $8::bool[])

@@ -3,7 +3,6 @@
  * per-device transaction-ID idempotency of spec: Client-Server API §7.x "Transaction identifiers".
  */
 import type { Storage } from '../../storage/index.js';
-import type { Queryable } from '../../storage/database.js';
 import type { JsonObject } from '../../matrix/types.js';
 import { isValidRoomId } from '../../matrix/ids.js';
 import { getRoomVersion } from '../../matrix/room-versions.js';
@@ -24,11 +23,6 @@ export class MessageService {
     if (!txnId) return undefined;
     // Tokens without a device (appservices) scope transactions by token instead.
     return { userId: requester.userId, deviceId: requester.deviceId ?? `token:${requester.tokenId}`, scope, txnId };
-  }
-
-  /** Inside a room's writer pass its transaction: a second pool connection per send can exhaust the pool. */
-  private existingTxn(txn: TxnRef | undefined, db?: Queryable): Promise<string | undefined> {
-    return txn ? this.storage.events.txnEventId(txn.userId, txn.deviceId, txn.scope, txn.txnId, db) : Promise.resolve(undefined);
   }
 
   private checkRoomId(roomId: string): void {
@@ -83,9 +77,8 @@ export class MessageService {
   /** PUT /rooms/{roomId}/redact/{eventId}/{txnId} */
   async redact(requester: Requester, roomId: string, eventId: string, content: JsonObject, txnId?: string): Promise<{ event_id: string }> {
     this.checkRoomId(roomId);
+    // A retried transaction returns its redaction: appendOne checks under the room's lock.
     const txn = this.txnRef(requester, ['redact', roomId, eventId], txnId);
-    const existing = await this.existingTxn(txn);
-    if (existing) return { event_id: existing };
     return this.redactWithTxn(requester, roomId, eventId, content, txn);
   }
 
