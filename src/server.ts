@@ -317,14 +317,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   registerSharedSecretRoutes(router, services, () => sharedSecret);
   // The built-in web client at / (web_client, default true), after the API so it shadows none of it.
   const webClient = config.webClient ? webClientMount(config) : undefined;
-  const app = createApp({ routers: [router], extra: webClient ? [webClient] : [], trustProxy: config.listeners.some((l) => l.xForwarded) });
+  const { listener: onRequest, serverOptions } = createApp({ routers: [router], extra: webClient ? [webClient] : [], trustProxy: config.listeners.some((l) => l.xForwarded) });
 
   const servers: http.Server[] = [];
   const urls: string[] = [];
   const listeners = options.port !== undefined ? [{ ...config.listeners[0]!, port: options.port }] : config.listeners;
   for (const listener of listeners) {
     for (const address of listener.bindAddresses) {
-      const server = http.createServer({ keepAliveTimeout: 65_000 }, app);
+      const server = http.createServer({ keepAliveTimeout: 65_000, ...serverOptions }, onRequest);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(listener.port, address, () => resolve());

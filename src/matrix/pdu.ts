@@ -5,12 +5,13 @@
  * Two shapes exist: the federation (wire) form, which is what is hashed and signed, and the
  * normalised RoomEvent (types.ts) with an `event_id` always present and plain prev/auth ID lists.
  */
-import { canonicalJsonBytes, CanonicalJsonError } from './canonical-json.js';
-import { decodeBase64, encodeBase64Url } from './base64.js';
+import { createHash } from 'node:crypto';
+import { canonicalJson, canonicalJsonBytes, CanonicalJsonError } from './canonical-json.js';
+import { decodeBase64, encodeBase64, encodeBase64Url } from './base64.js';
 import { computeContentHash, computeEventId, computeReferenceHash } from './hashes.js';
 import { parseUserId, serverNameOf, MAX_ID_BYTES } from './ids.js';
 import { redactEvent } from './redaction.js';
-import { signJson, verifyJsonSignature, type SigningKey } from './signing.js';
+import { signBytes, signedJsonBytes, signJson, verifyJsonSignature, type SigningKey } from './signing.js';
 import { getRoomVersion, type RoomVersion } from './room-versions.js';
 import type { EventHashes, JsonObject, JsonValue, RoomEvent, Signatures } from './types.js';
 
@@ -82,6 +83,18 @@ export function hashAndSignEvent<T extends object>(
 
 /** Creates, hashes and signs a new event; returns it normalised with its event ID. */
 export function buildEvent(proto: EventProto, version: RoomVersion, serverName: string, key: SigningKey): RoomEvent {
+  return buildSignedEvent(proto, version, serverName, key).event;
+}
+
+/**
+ * buildEvent, also giving the canonical JSON of the signed federation form (what is stored and
+ * sent). Each form is encoded once: the content hash's (the event without hashes and
+ * signatures), the signed one's (the redacted event with its hashes, whose sha256 is also the
+ * reference hash: spec: Server-Server API §"Calculating the reference hash for an event" drops
+ * the same `signatures` and `unsigned` that signing leaves out) and the full one, which reuses
+ * the content's encoding from the first.
+ */
+export function buildSignedEvent(proto: EventProto, version: RoomVersion, serverName: string, key: SigningKey): { event: RoomEvent; json: string } {
   const wire: Record<string, unknown> = {
     type: proto.type,
     sender: proto.sender,
@@ -111,7 +124,19 @@ export function buildEvent(proto: EventProto, version: RoomVersion, serverName: 
     wire['prev_events'] = [...proto.prev_events];
     wire['auth_events'] = [...proto.auth_events];
   }
-  return fromFederationFormat(hashAndSignEvent(wire, version, serverName, key) as JsonObject, version);
+  const memo = new Map<object, string>();
+  // spec: Server-Server API §"Calculating the content hash for an event".
+  const hashes: EventHashes = { sha256: encodeBase64(createHash('sha256').update(canonicalJson(wire, memo)).digest()) };
+  const hashed = { ...wire, hashes };
+  const signedBytes = signedJsonBytes(redactEvent(hashed, version));
+  const pdu = { ...hashed, signatures: { [serverName]: { [key.keyId]: signBytes(key, signedBytes) } } as Signatures };
+  const json = canonicalJson(pdu, memo);
+  let eventId: string | undefined;
+  if (version.eventFormat !== 1) {
+    const hash = createHash('sha256').update(signedBytes).digest();
+    eventId = '$' + (version.eventFormat === 2 ? encodeBase64(hash) : encodeBase64Url(hash));
+  }
+  return { event: normalise(pdu as JsonObject, version, eventId), json };
 }
 
 /**
@@ -171,6 +196,11 @@ function readPairs(list: unknown[], key: string): { ids: string[]; hashes: Recor
  * top-level keys are kept, since the content hash covers them. Throws PduFormatError.
  */
 export function fromFederationFormat(pdu: JsonObject, version: RoomVersion): RoomEvent {
+  return normalise(pdu, version);
+}
+
+/** fromFederationFormat; `knownEventId` (hash-ID versions) skips recomputing what the builder has. */
+function normalise(pdu: JsonObject, version: RoomVersion, knownEventId?: string): RoomEvent {
   if (!isObject(pdu)) throw new PduFormatError('PDU must be a JSON object');
   checkString(pdu, 'type');
   checkString(pdu, 'sender');
@@ -210,6 +240,11 @@ export function fromFederationFormat(pdu: JsonObject, version: RoomVersion): Roo
     for (const [key, list] of [['prev_events', prev], ['auth_events', auth]] as const) {
       if (!list.every((id) => typeof id === 'string')) throw new PduFormatError(`PDU ${key} must be a list of event IDs in this room version`);
     }
+  }
+  if (knownEventId !== undefined) {
+    // Built here: canonical by construction, its ID computed from the bytes that were signed.
+    out['event_id'] = knownEventId;
+    return out as unknown as RoomEvent;
   }
   try {
     // spec: Room Version 6 §"Canonical JSON": from v6 events that break the canonical JSON rules
@@ -303,14 +338,14 @@ export function verifyEventSignatures(
 export const MAX_PDU_BYTES = 65536;
 
 /** Returns why a PDU breaks the size limits, or null. */
-export function checkPduLimits(wirePdu: JsonObject): string | null {
+export function checkPduLimits(wirePdu: JsonObject, canonicalJsonText?: string): string | null {
   for (const key of ['sender', 'room_id', 'state_key', 'type', 'event_id']) {
     const v: JsonValue | undefined = wirePdu[key];
     if (typeof v === 'string' && Buffer.byteLength(v, 'utf8') > MAX_ID_BYTES) return `${key} is longer than ${MAX_ID_BYTES} bytes`;
   }
   let size: number;
   try {
-    size = canonicalJsonBytes(wirePdu).length;
+    size = canonicalJsonText !== undefined ? Buffer.byteLength(canonicalJsonText, 'utf8') : canonicalJsonBytes(wirePdu).length;
   } catch (e) {
     return `not canonical JSON: ${(e as Error).message}`;
   }

@@ -37,6 +37,8 @@ export interface NewEventRow {
   unsigned: JsonObject | null;
   stateGroupBefore: number | null;
   stateGroupAfter: number | null;
+  /** The canonical JSON of the signed federation form, when the caller has it already. */
+  wireJson?: string;
 }
 
 export interface PageQuery extends EventSqlFilter {
@@ -56,7 +58,7 @@ export class EventStore {
   private static readonly CACHE_MAX = 20_000;
 
   /** Appends of different rooms made at the same moment share one statement (appendEvents). */
-  private readonly appends = new Batcher<AppendParams, AppendOutcome>((items) => appendEvents(this.db, items));
+  private readonly appends = new Batcher<AppendParams, AppendOutcome>((items) => appendEvents(this.db, items), Number(process.env.VECHE_APPEND_INFLIGHT ?? 2));
 
   constructor(private readonly db: Queryable) {}
 
@@ -93,13 +95,14 @@ export class EventStore {
   }
 
   /** The columns of an events row that are derived from the event itself. */
-  private static derivedColumns(ev: RoomEvent, roomVersion: string) {
+  private static derivedColumns(ev: RoomEvent, roomVersion: string, wireJson?: string) {
     const version = getRoomVersion(roomVersion)!;
     const relates = (ev.content['m.relates_to'] ?? null) as JsonObject | null;
     const relatesTo = relates && typeof relates.event_id === 'string' ? relates.event_id : null;
     const relType = relates && typeof relates.rel_type === 'string' ? relates.rel_type : null;
     const membership = ev.type === 'm.room.member' && typeof ev.content.membership === 'string' ? ev.content.membership : null;
     const containsUrl = typeof ev.content.url === 'string';
+    if (wireJson !== undefined) return { relatesTo, relType, membership, containsUrl, json: wireJson };
     const { unsigned: _u, ...signed } = ev;
     // spec: Room Version 12 "Event format": the create event has no room_id. Store it exactly as
     // signed, or its hash (and so the room ID) would not verify.
@@ -124,7 +127,7 @@ export class EventStore {
 
   async insertEvent(tx: Queryable, row: NewEventRow): Promise<void> {
     const ev = row.event;
-    const { relatesTo, relType, membership, containsUrl, json } = EventStore.derivedColumns(ev, row.roomVersion);
+    const { relatesTo, relType, membership, containsUrl, json } = EventStore.derivedColumns(ev, row.roomVersion, row.wireJson);
     await tx.query(
       `INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth,
          topological_ordering, relates_to_id, relation_type, membership, contains_url, json, unsigned,
@@ -151,7 +154,7 @@ export class EventStore {
   ): Promise<AppendResult> {
     const ev = row.event;
     if (ev.state_key !== undefined) throw new Error('appendEvent is for non-state events');
-    const { relatesTo, relType, containsUrl, json } = EventStore.derivedColumns(ev, row.roomVersion);
+    const { relatesTo, relType, containsUrl, json } = EventStore.derivedColumns(ev, row.roomVersion, row.wireJson);
     const r = await this.appends.submit([
       ev.room_id, row.expectedHead, ev.event_id, ev.type, ev.sender, ev.origin_server_ts, ev.depth,
       relatesTo, relType, containsUrl, json, row.stateGroupBefore,

@@ -2,6 +2,7 @@
  * The express application: CORS on every response, one log line per request, the routers, and
  * the error handler that turns everything into a Matrix error (never a stack trace).
  */
+import { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request, type Response, type NextFunction, type Express } from 'express';
 import { MatrixError } from '../../errors.js';
 import { getLogger } from '../../logging.js';
@@ -18,18 +19,10 @@ const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Expose-Headers': 'Synapse-Trace-Id, Server, ETag',
 };
 
+const CORS_ENTRIES = Object.entries(CORS_HEADERS);
+
 function pathWithoutSecrets(url: string): string {
   return url.replace(/([?&]access_token=)[^&]*/g, '$1<redacted>');
-}
-
-/** Express 5 path patterns → RegExps, to tell "unknown path" (404) from "wrong method" (405). */
-function patternToRegExp(path: string): RegExp {
-  const source = path
-    .replace(/[.+*?^$()[\]|\\]/g, (c) => (c === '{' || c === '}' ? c : '\\' + c))
-    .replace(/\{\/:[A-Za-z0-9_]+\}/g, '(?:/[^/]*)?')
-    .replace(/\/\*[A-Za-z0-9_]+/g, '(?:/.*)?')
-    .replace(/:[A-Za-z0-9_]+/g, '[^/]+');
-  return new RegExp(`^${source}/?$`);
 }
 
 export interface AppOptions {
@@ -39,17 +32,39 @@ export interface AppOptions {
   trustProxy?: boolean;
 }
 
-export function createApp(options: AppOptions): Express {
+export interface HttpFrontend {
+  app: Express;
+  /** The request listener for http.createServer. */
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * For http.createServer's options: requests and responses made with express's prototypes
+   * already, so neither express nor the listener changes an object's prototype per request.
+   */
+  serverOptions: { IncomingMessage: typeof IncomingMessage; ServerResponse: typeof ServerResponse };
+}
+
+/**
+ * The express app, and a listener in front of it that runs requests with a route directly (with
+ * express's request and response prototypes, so routes see the same objects): express's own
+ * middleware chain costs more than a small request's work. Everything else (CORS preflight,
+ * 405s, unknown paths, the web client) goes through the app.
+ */
+export function createApp(options: AppOptions): HttpFrontend {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
   if (options.trustProxy) app.set('trust proxy', true);
 
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  /** CORS headers and the request's log line. */
+  const begin = (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
-    res.set(CORS_HEADERS);
+    for (const [name, value] of CORS_ENTRIES) res.setHeader(name, value);
+    // winston formats a line before its transport filters it by level: at warn, only server
+    // errors are formatted.
+    const all = log.isInfoEnabled();
     res.on('finish', () => {
+      if (!all && res.statusCode < 500) return;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const fields = {
         method: req.method,
@@ -61,6 +76,10 @@ export function createApp(options: AppOptions): Express {
       if (res.statusCode >= 500) log.warn('request', fields);
       else log.info('request', fields);
     });
+  };
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    begin(req, res);
     if (req.method === 'OPTIONS') {
       res.status(204).end();
       return;
@@ -71,19 +90,12 @@ export function createApp(options: AppOptions): Express {
   for (const r of options.routers) app.use(r.router);
   for (const extra of options.extra ?? []) extra(app);
 
-  const known = options.routers.flatMap((r) => r.registered.map((x) => ({ method: x.method, re: patternToRegExp(x.path) })));
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    const path = req.path;
-    const methods = known.filter((k) => k.re.test(path)).map((k) => k.method);
-    if (methods.length && !methods.includes(req.method)) {
-      next(new MatrixError(405, 'M_UNRECOGNIZED', 'Unrecognized request'));
-    } else {
-      next(new MatrixError(404, 'M_UNRECOGNIZED', 'Unrecognized request'));
-    }
+  // The routers answered 405 for a known path with another method; anything else is unknown.
+  app.use((_req: Request, _res: Response, next: NextFunction) => {
+    next(new MatrixError(404, 'M_UNRECOGNIZED', 'Unrecognized request'));
   });
 
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  const fail = (err: unknown, req: Request, res: Response) => {
     let error: MatrixError;
     if (err instanceof MatrixError) {
       error = err;
@@ -102,6 +114,33 @@ export function createApp(options: AppOptions): Express {
     }
     res.set(error.headers);
     void sendJson(req, res, error.status, error.toJSON());
-  });
-  return app;
+  };
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => fail(err, req, res));
+
+  class Req extends IncomingMessage {}
+  class Res extends ServerResponse {}
+  // app.request and app.response inherit from IncomingMessage's and ServerResponse's prototypes.
+  Object.setPrototypeOf(Req.prototype, app.request);
+  Object.setPrototypeOf(Res.prototype, app.response);
+
+  const listener = (rawReq: IncomingMessage, rawRes: ServerResponse) => {
+    const req = rawReq as Request;
+    const res = rawRes as Response;
+    if (req.method !== 'OPTIONS') {
+      // What express's app.handle does before its middleware runs (the prototypes are set below).
+      const adopt = () => {
+        if (!(req instanceof Req)) Object.setPrototypeOf(req, app.request);
+        if (!(res instanceof Res)) Object.setPrototypeOf(res, app.response);
+        req.res = res;
+        res.req = req;
+        req.originalUrl = req.url;
+        res.locals = Object.create(null) as Record<string, unknown>;
+        begin(req, res);
+      };
+      for (const r of options.routers) if (r.dispatch(req, res, adopt, (err) => fail(err, req, res))) return;
+    }
+    app(req, res);
+  };
+  return { app, listener, serverOptions: { IncomingMessage: Req, ServerResponse: Res as unknown as typeof ServerResponse } };
 }

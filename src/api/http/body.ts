@@ -16,15 +16,25 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   if (Number.isFinite(declared) && declared > limit) {
     throw tooLarge(req);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      throw tooLarge(req);
-    }
-    chunks.push(chunk);
-  }
+  // Plain 'data' events: an async iterator over the request costs more than the small body.
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const list: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        reject(tooLarge(req));
+        return;
+      }
+      list.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(list));
+    req.once('error', reject);
+    req.once('aborted', () => reject(new MatrixError(400, 'M_BAD_JSON', 'Request body incomplete')));
+  });
+  const size = chunks.reduce((n, c) => n + c.length, 0);
   if (size === 0) return undefined;
   const text = Buffer.concat(chunks).toString('utf8');
   let parsed: unknown;

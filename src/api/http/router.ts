@@ -3,7 +3,7 @@
  * the spec schema of the body, rate limiting and the handler, whose return value is the JSON reply.
  * Client routes answer under /_matrix/client/v3 and the legacy /r0 prefix, as Synapse does.
  */
-import express, { type Request, type Response, type NextFunction, type Router } from 'express';
+import type { Request, Response, NextFunction } from 'express';
 import type { Requester } from '../../services/auth.js';
 import type { JsonObject } from '../../matrix/types.js';
 import { MatrixError } from '../../errors.js';
@@ -12,6 +12,7 @@ import { sendJson } from './json.js';
 import { validateBody, checkWith } from './validate.js';
 import type { ValidateFunction } from 'ajv';
 import type { RateLimiter } from '../../services/rate-limiter.js';
+import { RouteTable } from './route-table.js';
 
 export interface RouteContext {
   req: Request;
@@ -66,10 +67,75 @@ export function accessTokenOf(req: Request): string | undefined {
   return typeof q === 'string' && q ? q : undefined;
 }
 
+interface Route {
+  options: RouteOptions;
+  handler: Handler<any>;
+}
+
+const METHOD_NOT_ALLOWED = Symbol('405');
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+const nulParameter = () => new MatrixError(400, 'M_INVALID_PARAM', 'Parameters may not contain the NUL character (U+0000)');
+
 export class ApiRouter {
-  readonly router: Router = express.Router({ mergeParams: true });
-  /** Every registered (method, path) pair, for 405 answers on a known path. */
+  private readonly table = new RouteTable<Route>();
+  private readonly prefixed: { prefixes: string[]; apply: (res: Response) => void }[] = [];
+  /** Every registered (method, path) pair. */
   readonly registered: { method: string; path: string }[] = [];
+
+  /**
+   * The express middleware: runs the route for the request's method and path; a path with
+   * routes for other methods only is a 405, an unknown path goes on to the next middleware.
+   */
+  readonly router = (req: Request, res: Response, next: NextFunction): void => {
+    let found;
+    try {
+      found = this.lookup(req, res);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    if (found === METHOD_NOT_ALLOWED) next(new MatrixError(405, 'M_UNRECOGNIZED', 'Unrecognized request'));
+    else if (found) this.run(req, res, found.options, found.handler).catch(next);
+    else next();
+  };
+
+  /**
+   * The route for the request, its parameters set on req.params; undefined for an unknown path.
+   * Responses under a usePrefix prefix get their headers here, whether or not a route matches.
+   */
+  private lookup(req: Request, res: Response): Route | typeof METHOD_NOT_ALLOWED | undefined {
+    const path = pathOf(req.url);
+    for (const p of this.prefixed) if (p.prefixes.some((prefix) => path.startsWith(prefix))) p.apply(res);
+    const allowed = new Set<string>();
+    const found = this.table.match(req.method, path, allowed);
+    if (!found) return allowed.size ? METHOD_NOT_ALLOWED : undefined;
+    req.params = found.params;
+    return found.value;
+  }
+
+  /**
+   * Runs the request's route if it has one, outside express's middleware chain (which costs a
+   * small request more than the route itself): `adopt` gives req and res express's prototypes,
+   * `fail` answers an error. False when the path has no route for the method: express takes it.
+   */
+  dispatch(req: Request, res: Response, adopt: () => void, fail: (err: unknown) => void): boolean {
+    let found;
+    try {
+      found = this.table.match(req.method, pathOf(req.url));
+    } catch {
+      return false;
+    }
+    if (!found) return false;
+    adopt();
+    const route = this.lookup(req, res) as Route;
+    this.run(req, res, route.options, route.handler).catch(fail);
+    return true;
+  }
 
   constructor(
     private readonly authenticate: Authenticate,
@@ -86,23 +152,30 @@ export class ApiRouter {
 
   /** A route at exactly the given path(s). */
   add(method: string, paths: string[], options: RouteOptions, handler: Handler<any>): void {
-    const m = method.toLowerCase() as 'get' | 'put' | 'post' | 'delete';
     for (const path of paths) {
       this.registered.push({ method: method.toUpperCase(), path });
-      this.router[m](path, (req: Request, res: Response, next: NextFunction) => {
-        this.run(req, res, options, handler).catch(next);
-      });
+      this.table.add(method.toUpperCase(), path, { options, handler });
     }
+  }
+
+  /** Runs `apply` on every response to a path under one of the prefixes, errors included. */
+  usePrefix(prefixes: string[], apply: (res: Response) => void): void {
+    this.prefixed.push({ prefixes, apply });
   }
 
   private async run(req: Request, res: Response, options: RouteOptions, handler: Handler<any>): Promise<void> {
     const ip = req.ip ?? req.socket.remoteAddress ?? '';
-    // PostgreSQL cannot store U+0000; a path or query parameter holding one is a bad parameter.
-    for (const v of [...Object.values(req.params ?? {}), ...Object.values(req.query)]) {
-      if ((typeof v === 'string' && v.includes('\0')) || (Array.isArray(v) && v.some((x) => typeof x === 'string' && x.includes('\0')))) {
-        throw new MatrixError(400, 'M_INVALID_PARAM', 'Parameters may not contain the NUL character (U+0000)');
-      }
+    // express 5 parses the query string again on every read of req.query.
+    const rawQuery = req.query;
+    const query: Record<string, string | undefined> = {};
+    for (const k in rawQuery) {
+      const v = rawQuery[k];
+      query[k] = Array.isArray(v) ? String(v[0]) : typeof v === 'string' ? v : undefined;
     }
+    // PostgreSQL cannot store U+0000; a path or query parameter holding one is a bad parameter.
+    const hasNul = (v: unknown) => (typeof v === 'string' && v.includes('\0')) || (Array.isArray(v) && v.some((x) => typeof x === 'string' && x.includes('\0')));
+    for (const k in req.params) if (hasNul(req.params[k])) throw nulParameter();
+    for (const k in rawQuery) if (hasNul(rawQuery[k])) throw nulParameter();
     let requester: Requester | undefined;
     const auth = options.auth ?? 'none';
     if (auth !== 'none') {
@@ -130,8 +203,6 @@ export class ApiRouter {
       }
       body = (parsed ?? {}) as JsonObject;
     }
-    const query: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(req.query)) query[k] = Array.isArray(v) ? String(v[0]) : typeof v === 'string' ? v : undefined;
     const ctx: RouteContext = { req, res, params: req.params as Record<string, string>, query, body, requester, ip };
     const result = await handler(ctx);
     if (result === HANDLED) return;

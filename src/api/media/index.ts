@@ -2,7 +2,6 @@
  * The media repository's routes, under /_matrix/media and /_matrix/client/v1/media. Every response
  * there, errors included, carries the media safety headers.
  */
-import type { Request, Response, NextFunction } from 'express';
 import type { ApiRouter } from '../http/router.js';
 import type { Services } from '../../services/index.js';
 import { MEDIA_SECURITY_HEADERS } from './responses.js';
@@ -11,10 +10,7 @@ import { registerDownloadRoutes } from './download.js';
 import { registerMediaConfigRoutes } from './config.js';
 
 export function registerMediaRoutes(r: ApiRouter, s: Services): void {
-  r.router.use(['/_matrix/media', '/_matrix/client/v1/media'], (_req: Request, res: Response, next: NextFunction) => {
-    res.set(MEDIA_SECURITY_HEADERS);
-    next();
-  });
+  r.usePrefix(['/_matrix/media', '/_matrix/client/v1/media'], (res) => res.set(MEDIA_SECURITY_HEADERS));
   registerUploadRoutes(r, s);
   registerDownloadRoutes(r, s);
   registerMediaConfigRoutes(r, s);

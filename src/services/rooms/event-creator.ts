@@ -10,7 +10,7 @@ import type { PendingPosition } from '../../streams/id-generator.js';
 import type { StateIdMap } from '../../matrix/types.js';
 import { getRoomVersion, type RoomVersion } from '../../matrix/room-versions.js';
 import { MatrixError, notFound } from '../../errors.js';
-import { RoomWriter, type EventCreatorDeps, type EventDraft, type PersistedEvent, type TxnRef } from './room-writer.js';
+import { RoomWriter, wireJsonOf, type EventCreatorDeps, type EventDraft, type PersistedEvent, type TxnRef } from './room-writer.js';
 
 export { RoomWriter } from './room-writer.js';
 export type { EventCreatorDeps, EventDraft, PersistedEvent, TxnRef } from './room-writer.js';
@@ -130,6 +130,7 @@ export class EventCreator {
             unsigned: null,
             stateGroupBefore: cached.head.currentStateGroup,
             stateGroupAfter: cached.head.currentStateGroup,
+            wireJson: wireJsonOf(event),
             expectedHead: cached.head.headStreamOrdering,
             prevExtremities: cached.head.extremities,
             redacts: draft.type === 'm.room.redaction' && typeof redacts === 'string' ? redacts : undefined,

@@ -12,10 +12,18 @@ import type { Notifier } from '../../streams/notifier.js';
 import type { SigningKey } from '../../matrix/signing.js';
 import { stateKeyOf, type JsonObject, type RoomEvent, type StateIdMap, type StateMap } from '../../matrix/types.js';
 import type { RoomVersion } from '../../matrix/room-versions.js';
-import { buildEvent, checkPduLimits, roomIdFromCreateEvent, toFederationFormat, MAX_PDU_BYTES, PduFormatError } from '../../matrix/pdu.js';
+import { buildSignedEvent, checkPduLimits, roomIdFromCreateEvent, toFederationFormat, MAX_PDU_BYTES, PduFormatError } from '../../matrix/pdu.js';
 import { checkAuth, authEventsSelection } from '../../matrix/auth-rules.js';
 import { CanonicalJsonError } from '../../matrix/canonical-json.js';
 import { MatrixError } from '../../errors.js';
+
+/** The canonical JSON of events prepared here, for storage (see prepare). */
+const wireJson = new WeakMap<RoomEvent, string>();
+
+/** The canonical JSON of the signed federation form of an event RoomWriter.prepare built. */
+export function wireJsonOf(event: RoomEvent): string | undefined {
+  return wireJson.get(event);
+}
 
 export interface EventDraft {
   type: string;
@@ -126,8 +134,9 @@ export class RoomWriter {
     if (proto.state_key === undefined) delete proto.state_key;
     if (proto.redacts === undefined) delete proto.redacts;
     let event: RoomEvent;
+    let json: string;
     try {
-      event = buildEvent(proto, version, serverName, signingKey);
+      ({ event, json } = buildSignedEvent(proto, version, serverName, signingKey));
     } catch (err) {
       // Content that cannot be canonical JSON (floats, integers beyond ±(2^53-1)) is the client's error.
       if (err instanceof CanonicalJsonError || err instanceof PduFormatError) throw new MatrixError(400, 'M_BAD_JSON', err.message);
@@ -142,8 +151,11 @@ export class RoomWriter {
     // room_id, state_key, type and event_id ≤ 255 bytes each. 413 M_TOO_LARGE, as Synapse answers.
     const wire = toFederationFormat(event, version);
     if (proto.room_id === undefined) delete wire.room_id;
-    const tooLarge = checkPduLimits(wire);
+    const tooLarge = checkPduLimits(wire, json);
     if (tooLarge) throw new MatrixError(413, 'M_TOO_LARGE', `Event is too large: ${tooLarge} (max ${MAX_PDU_BYTES} bytes in all)`);
+    // What storage writes, so it need not encode the event again (the create event of a v12 room
+    // is stored without the room ID it was given above, as this JSON is).
+    wireJson.set(event, json);
 
     const auth = checkAuth(isCreate && version.privilegedCreators ? { ...event, room_id: undefined } as unknown as RoomEvent : event, authState, version);
     if (!auth.allowed) throw new MatrixError(403, 'M_FORBIDDEN', auth.reason);
@@ -190,6 +202,7 @@ export class RoomWriter {
       unsigned,
       stateGroupBefore: before,
       stateGroupAfter: after,
+      wireJson: wireJson.get(event),
     });
     const persisted = { event, streamOrdering: position.position };
     this.created.push(persisted);

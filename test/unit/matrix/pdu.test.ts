@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { decodeBase64 } from '../../../src/matrix/base64.js';
 import { computeEventId } from '../../../src/matrix/hashes.js';
+import { canonicalJson } from '../../../src/matrix/canonical-json.js';
 import {
   addEventSignature,
   buildEvent,
+  buildSignedEvent,
   checkContentHash,
   checkPduLimits,
   fromFederationFormat,
@@ -114,6 +116,27 @@ describe('buildEvent', () => {
     expect(computeEventId(wire, v('11'))).to.equal(ev.event_id);
     expect(checkContentHash(wire, v('11'))).to.equal(true);
     expect(verifyEventSignatures(wire, v('11'), lookup)).to.deep.equal({ ok: true });
+  });
+
+  it('gives the canonical JSON of the signed form, and the ID, hash and signature of the independent checks, in every event format', () => {
+    const content = { msgtype: 'm.text', body: 'Привет 👋 "quoted" \\ \u0001', 'm.mentions': { user_ids: [`@bob:${HS}`] }, z: [1, { b: 2, a: null }], '\uE000': 1, '\uD83D\uDE00': 2 };
+    const cases: [string, EventProto][] = [
+      ['1', message({ content, event_id: `$abc:${HS}` })],
+      ['3', message({ content })],
+      ['10', message({ content, type: 'm.room.redaction', redacts: '$target' })],
+      ['11', message({ content, type: 'm.room.redaction', redacts: '$target' })],
+      ['12', { type: 'm.room.create', state_key: '', sender: `@alice:${HS}`, content: { room_version: '12', extra: content }, prev_events: [], auth_events: [], depth: 1, origin_server_ts: 1 }],
+    ];
+    for (const [id, proto] of cases) {
+      const { event, json } = buildSignedEvent(proto, v(id), HS, hsKey);
+      const wire = toFederationFormat(event, v(id));
+      expect(json, id).to.equal(canonicalJson(wire));
+      expect(JSON.parse(json), id).to.deep.equal(wire);
+      expect(event.event_id, id).to.equal(id === '1' ? `$abc:${HS}` : computeEventId(wire, v(id)));
+      expect(checkContentHash(wire, v(id)), id).to.equal(true);
+      expect(verifyEventSignatures(wire, v(id), lookup), id).to.deep.equal({ ok: true });
+      expect(buildEvent(proto, v(id), HS, hsKey), id).to.deep.equal(event);
+    }
   });
 
   it('uses standard base64 event IDs in v3 and takes the given event ID in v1', () => {
