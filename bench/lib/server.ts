@@ -13,7 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { BenchError } from './report.js';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
-const BUNDLE = join(PROJECT_ROOT, 'dist/veche.js');
+/** VECHE_BENCH_BUNDLE: another build of the server (comparing two versions on one noisy machine). */
+const BUNDLE = process.env.VECHE_BENCH_BUNDLE ?? join(PROJECT_ROOT, 'dist/veche.js');
 
 /** A temporary folder the embedded PostgreSQL's `postgres` OS user can reach when run as root. */
 export function makeTempDir(prefix: string): string {

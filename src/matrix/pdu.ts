@@ -5,10 +5,9 @@
  * Two shapes exist: the federation (wire) form, which is what is hashed and signed, and the
  * normalised RoomEvent (types.ts) with an `event_id` always present and plain prev/auth ID lists.
  */
-import { createHash } from 'node:crypto';
 import { canonicalJson, canonicalJsonBytes, CanonicalJsonError } from './canonical-json.js';
 import { decodeBase64, encodeBase64, encodeBase64Url } from './base64.js';
-import { computeContentHash, computeEventId, computeReferenceHash } from './hashes.js';
+import { computeContentHash, computeEventId, computeReferenceHash, sha256 } from './hashes.js';
 import { parseUserId, serverNameOf, MAX_ID_BYTES } from './ids.js';
 import { redactEvent } from './redaction.js';
 import { signBytes, signedJsonBytes, signJson, verifyJsonSignature, type SigningKey } from './signing.js';
@@ -126,14 +125,14 @@ export function buildSignedEvent(proto: EventProto, version: RoomVersion, server
   }
   const memo = new Map<object, string>();
   // spec: Server-Server API §"Calculating the content hash for an event".
-  const hashes: EventHashes = { sha256: encodeBase64(createHash('sha256').update(canonicalJson(wire, memo)).digest()) };
+  const hashes: EventHashes = { sha256: encodeBase64(sha256(canonicalJson(wire, memo))) };
   const hashed = { ...wire, hashes };
   const signedBytes = signedJsonBytes(redactEvent(hashed, version));
   const pdu = { ...hashed, signatures: { [serverName]: { [key.keyId]: signBytes(key, signedBytes) } } as Signatures };
   const json = canonicalJson(pdu, memo);
   let eventId: string | undefined;
   if (version.eventFormat !== 1) {
-    const hash = createHash('sha256').update(signedBytes).digest();
+    const hash = sha256(signedBytes);
     eventId = '$' + (version.eventFormat === 2 ? encodeBase64(hash) : encodeBase64Url(hash));
   }
   return { event: normalise(pdu as JsonObject, version, eventId), json };

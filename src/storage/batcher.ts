@@ -1,8 +1,9 @@
 /**
  * Group commit for small writes from concurrent requests: items submitted while earlier batches
  * are in flight wait, then go together as one statement — one round trip, one transaction, one
- * WAL flush for many requests. With nothing in flight an item goes at once, so a lone request
- * waits for nobody; under load batches grow by themselves. (On a VM, each socket write to
+ * WAL flush for many requests. Items submitted in the same turn of the event loop (requests that
+ * arrived together) go together too: a batch leaves once that turn ends (setImmediate), so a lone
+ * request waits for nobody; under load batches grow by themselves. (On a VM, each socket write to
  * PostgreSQL wakes a backend and costs more CPU than the insert it carries.)
  *
  * A batch that fails is retried item by item, so one bad item fails only its own caller.
@@ -18,10 +19,17 @@ export class Batcher<I, O> {
     private readonly maxBatch = 256,
   ) {}
 
+  private scheduled = false;
+
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      this.pump();
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.pump();
+      });
     });
   }
 

@@ -30,6 +30,8 @@ export interface RoomHead {
  */
 export type AppendResult = { stored: number } | { stale: true } | { existing: string };
 
+const APPENDS_IN_FLIGHT = 4;
+
 export interface NewEventRow {
   event: RoomEvent;
   roomVersion: string;
@@ -57,8 +59,12 @@ export class EventStore {
   private readonly cache = new Map<string, StoredEvent>();
   private static readonly CACHE_MAX = 20_000;
 
-  /** Appends of different rooms made at the same moment share one statement (appendEvents). */
-  private readonly appends = new Batcher<AppendParams, AppendOutcome>((items) => appendEvents(this.db, items), Number(process.env.VECHE_APPEND_INFLIGHT ?? 2));
+  /**
+   * Appends of different rooms made at the same moment share one statement (appendEvents). Four
+   * statements in flight keep PostgreSQL busy while this process builds the next batch (different
+   * rooms: no lock waits between them; measured better than two under the concurrent-sends bench).
+   */
+  private readonly appends = new Batcher<AppendParams, AppendOutcome>((items) => appendEvents(this.db, items), APPENDS_IN_FLIGHT);
 
   constructor(private readonly db: Queryable) {}
 
@@ -158,7 +164,7 @@ export class EventStore {
     const r = await this.appends.submit([
       ev.room_id, row.expectedHead, ev.event_id, ev.type, ev.sender, ev.origin_server_ts, ev.depth,
       relatesTo, relType, containsUrl, json, row.stateGroupBefore,
-      JSON.stringify(row.prevExtremities), row.redacts ?? null,
+      row.prevExtremities, row.redacts ?? null,
       txn?.userId ?? null, txn?.deviceId ?? null, txn ? EventStore.txnKey(txn.scope, txn.txnId) : null, txn?.now ?? null,
     ]);
     if (r.status === 'stale') return { stale: true };
