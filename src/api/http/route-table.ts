@@ -13,8 +13,15 @@
 interface Node<T> {
   literals: Map<string, Node<T>>;
   param?: { node: Node<T> };
-  /** Routes ending here, by method, with the names of their parameters in order. */
-  routes: Map<string, { order: number; value: T; paramNames: string[] }>;
+  /** Routes ending here, by method. */
+  routes: Map<string, Route<T>>;
+}
+
+interface Route<T> {
+  order: number;
+  value: T;
+  /** The names of the route's parameters, in order. */
+  paramNames: string[];
 }
 
 export interface RouteMatch<T> {
@@ -66,21 +73,26 @@ export class RouteTable<T> {
    * the methods the path has when none of them is `method` (so the caller can answer 405).
    */
   match(method: string, path: string, allowed?: Set<string>): RouteMatch<T> | undefined {
-    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    if (path.length > 1 && path.charCodeAt(path.length - 1) === 47 /* / */) path = path.slice(0, -1);
+    if (path.charCodeAt(0) !== 47) return undefined;
     const segments = path.split('/');
-    if (segments[0] !== '') return undefined;
-    let best: { order: number; value: T; paramNames: string[]; values: string[] } | undefined;
     const values: string[] = [];
+    let best: Route<T> | undefined;
+    let bestValues: string[] | undefined;
+    // Depth-first, literal before parameter; every match is seen so the first registered wins.
     const visit = (node: Node<T>, i: number): void => {
       if (i === segments.length) {
         const route = node.routes.get(method) ?? (method === 'HEAD' ? node.routes.get('GET') : undefined);
         if (route) {
-          if (!best || route.order < best.order) best = { ...route, values: [...values] };
+          if (!best || route.order < best.order) {
+            best = route;
+            bestValues = values.slice();
+          }
         } else if (allowed) for (const m of node.routes.keys()) allowed.add(m);
         return;
       }
       const segment = segments[i]!;
-      const literal = node.literals.get(segment.toLowerCase());
+      const literal = node.literals.get(segment) ?? node.literals.get(segment.toLowerCase());
       if (literal) visit(literal, i + 1);
       if (node.param && segment !== '') {
         values.push(segment);
@@ -90,12 +102,12 @@ export class RouteTable<T> {
     };
     visit(this.root, 1);
     if (!best) return undefined;
-    const found: { value: T; paramNames: string[]; values: string[] } = best;
+    const found: Route<T> = best;
     const params: Record<string, string> = {};
-    found.paramNames.forEach((name, k) => {
-      const raw = found.values[k]!;
-      params[name] = raw.includes('%') ? decodeURIComponent(raw) : raw;
-    });
+    for (let k = 0; k < found.paramNames.length; k++) {
+      const raw = bestValues![k]!;
+      params[found.paramNames[k]!] = raw.includes('%') ? decodeURIComponent(raw) : raw;
+    }
     return { value: found.value, params };
   }
 }

@@ -124,16 +124,18 @@ export class ApiRouter {
    * `fail` answers an error. False when the path has no route for the method: express takes it.
    */
   dispatch(req: Request, res: Response, adopt: () => void, fail: (err: unknown) => void): boolean {
+    const path = pathOf(req.url);
     let found;
     try {
-      found = this.table.match(req.method, pathOf(req.url));
+      found = this.table.match(req.method!, path);
     } catch {
       return false;
     }
     if (!found) return false;
     adopt();
-    const route = this.lookup(req, res) as Route;
-    this.run(req, res, route.options, route.handler).catch(fail);
+    for (const p of this.prefixed) if (p.prefixes.some((prefix) => path.startsWith(prefix))) p.apply(res);
+    req.params = found.params;
+    this.run(req, res, found.value.options, found.value.handler).catch(fail);
     return true;
   }
 
