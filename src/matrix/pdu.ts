@@ -94,6 +94,26 @@ export function buildEvent(proto: EventProto, version: RoomVersion, serverName: 
  * the content's encoding from the first.
  */
 export function buildSignedEvent(proto: EventProto, version: RoomVersion, serverName: string, key: SigningKey): { event: RoomEvent; json: string } {
+  const pending = hashEvent(proto, version);
+  return signHashedEvent(pending, serverName, key.keyId, signBytes(key, pending.signedBytes));
+}
+
+/** An event built and hashed, waiting for its signature (see hashEvent). */
+export interface HashedEvent {
+  readonly version: RoomVersion;
+  /** The federation form with its content hash, without signatures. */
+  readonly pdu: Record<string, unknown>;
+  /** What the server signs: the canonical JSON of the redacted form. */
+  readonly signedBytes: Buffer;
+  readonly memo: Map<object, string>;
+}
+
+/**
+ * The first half of buildSignedEvent, for callers that sign elsewhere (signBytesAsync): the
+ * event in federation form with its content hash, and the bytes to sign. Throws
+ * CanonicalJsonError or PduFormatError for content or fields that cannot make an event.
+ */
+export function hashEvent(proto: EventProto, version: RoomVersion): HashedEvent {
   const wire: Record<string, unknown> = {
     type: proto.type,
     sender: proto.sender,
@@ -126,13 +146,18 @@ export function buildSignedEvent(proto: EventProto, version: RoomVersion, server
   const memo = new Map<object, string>();
   // spec: Server-Server API §"Calculating the content hash for an event".
   const hashes: EventHashes = { sha256: encodeBase64(sha256(canonicalJson(wire, memo))) };
-  const hashed = { ...wire, hashes };
-  const signedBytes = signedJsonBytes(redactEvent(hashed, version));
-  const pdu = { ...hashed, signatures: { [serverName]: { [key.keyId]: signBytes(key, signedBytes) } } as Signatures };
+  const pdu = { ...wire, hashes };
+  return { version, pdu, signedBytes: signedJsonBytes(redactEvent(pdu, version)), memo };
+}
+
+/** The second half of buildSignedEvent: the signed event, normalised, and its canonical JSON. */
+export function signHashedEvent(hashed: HashedEvent, serverName: string, keyId: string, signature: string): { event: RoomEvent; json: string } {
+  const { version, memo } = hashed;
+  const pdu = { ...hashed.pdu, signatures: { [serverName]: { [keyId]: signature } } as Signatures };
   const json = canonicalJson(pdu, memo);
   let eventId: string | undefined;
   if (version.eventFormat !== 1) {
-    const hash = sha256(signedBytes);
+    const hash = sha256(hashed.signedBytes);
     eventId = '$' + (version.eventFormat === 2 ? encodeBase64(hash) : encodeBase64Url(hash));
   }
   return { event: normalise(pdu as JsonObject, version, eventId), json };

@@ -9,10 +9,10 @@ import type { Queryable } from '../../storage/database.js';
 import type { RoomHead } from '../../storage/events.js';
 import type { StreamIdGenerator, PendingPosition } from '../../streams/id-generator.js';
 import type { Notifier } from '../../streams/notifier.js';
-import type { SigningKey } from '../../matrix/signing.js';
+import { signBytesAsync, type SigningKey } from '../../matrix/signing.js';
 import { stateKeyOf, type JsonObject, type RoomEvent, type StateIdMap, type StateMap } from '../../matrix/types.js';
 import type { RoomVersion } from '../../matrix/room-versions.js';
-import { buildSignedEvent, checkPduLimits, roomIdFromCreateEvent, toFederationFormat, MAX_PDU_BYTES, PduFormatError } from '../../matrix/pdu.js';
+import { hashEvent, signHashedEvent, type HashedEvent, checkPduLimits, roomIdFromCreateEvent, toFederationFormat, MAX_PDU_BYTES, PduFormatError } from '../../matrix/pdu.js';
 import { checkAuth, authEventsSelection } from '../../matrix/auth-rules.js';
 import { CanonicalJsonError } from '../../matrix/canonical-json.js';
 import { MatrixError } from '../../errors.js';
@@ -133,15 +133,16 @@ export class RoomWriter {
     };
     if (proto.state_key === undefined) delete proto.state_key;
     if (proto.redacts === undefined) delete proto.redacts;
-    let event: RoomEvent;
-    let json: string;
+    let hashed: HashedEvent;
     try {
-      ({ event, json } = buildSignedEvent(proto, version, serverName, signingKey));
+      hashed = hashEvent(proto, version);
     } catch (err) {
       // Content that cannot be canonical JSON (floats, integers beyond ±(2^53-1)) is the client's error.
       if (err instanceof CanonicalJsonError || err instanceof PduFormatError) throw new MatrixError(400, 'M_BAD_JSON', err.message);
       throw err;
     }
+    // Signed on the thread pool: the request thread serves other requests meanwhile.
+    const { event, json } = signHashedEvent(hashed, serverName, signingKey.keyId, await signBytesAsync(signingKey, hashed.signedBytes));
     if (isCreate && version.privilegedCreators) {
       this.roomId = roomIdFromCreateEvent(event, version);
       // The normalised form carries the derived room ID so the rest of the server can use it.
