@@ -84,16 +84,6 @@ export function signBytes(key: SigningKey, bytes: Uint8Array): string {
   return encodeBase64(sign(null, bytes, key.privateKey));
 }
 
-/**
- * signBytes on libuv's thread pool (crypto.sign with a callback): an ed25519 signature is a
- * send's largest single piece of CPU, and the request thread can meanwhile serve others.
- */
-export function signBytesAsync(key: SigningKey, bytes: Uint8Array): Promise<string> {
-  return new Promise((resolve, reject) => {
-    sign(null, bytes, key.privateKey, (err, signature) => (err ? reject(err) : resolve(encodeBase64(signature))));
-  });
-}
-
 export function verifyBytes(publicKeyBase64: string, bytes: Uint8Array, sigBase64: string): boolean {
   let pub: Buffer;
   let sig: Buffer;

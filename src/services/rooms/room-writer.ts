@@ -9,7 +9,7 @@ import type { Queryable } from '../../storage/database.js';
 import type { RoomHead } from '../../storage/events.js';
 import type { StreamIdGenerator, PendingPosition } from '../../streams/id-generator.js';
 import type { Notifier } from '../../streams/notifier.js';
-import { signBytesAsync, type SigningKey } from '../../matrix/signing.js';
+import { signBytes, type SigningKey } from '../../matrix/signing.js';
 import { stateKeyOf, type JsonObject, type RoomEvent, type StateIdMap, type StateMap } from '../../matrix/types.js';
 import type { RoomVersion } from '../../matrix/room-versions.js';
 import { hashEvent, signHashedEvent, type HashedEvent, checkPduLimits, roomIdFromCreateEvent, toFederationFormat, MAX_PDU_BYTES, PduFormatError } from '../../matrix/pdu.js';
@@ -141,8 +141,9 @@ export class RoomWriter {
       if (err instanceof CanonicalJsonError || err instanceof PduFormatError) throw new MatrixError(400, 'M_BAD_JSON', err.message);
       throw err;
     }
-    // Signed on the thread pool: the request thread serves other requests meanwhile.
-    const { event, json } = signHashedEvent(hashed, serverName, signingKey.keyId, await signBytesAsync(signingKey, hashed.signedBytes));
+    // Signed here, not on the thread pool: under load every hop to another thread costs the
+    // request a turn of the event loop, which is longer than the signature (measured).
+    const { event, json } = signHashedEvent(hashed, serverName, signingKey.keyId, signBytes(signingKey, hashed.signedBytes));
     if (isCreate && version.privilegedCreators) {
       this.roomId = roomIdFromCreateEvent(event, version);
       // The normalised form carries the derived room ID so the rest of the server can use it.
