@@ -328,12 +328,58 @@ async function timeSearches(client: MatrixClient, criteria: (term: string) => Re
   return out;
 }
 
+/** The timed part: Element's request, then rank order, each SEARCHES times after a warm-up. */
+async function timeSearchKinds(ctx: { log: (s: string) => void }, client: MatrixClient, server: RunningServer): Promise<Figure[]> {
+  // Element Web's request: newest first, one event of context each side, with profiles.
+  const element = (term: string) => ({ search_term: term, order_by: 'recent', filter: { limit: 10 }, event_context: { before_limit: 1, after_limit: 1, include_profile: true } });
+  const rank = (term: string) => ({ search_term: term, order_by: 'rank', filter: { limit: 10 } });
+  ctx.log(`warming up: each of ${QUERIES.length} queries once`);
+  await timeSearches(client, element, QUERIES.length, server);
+  ctx.log(`timing ${SEARCHES} searches as Element sends them (recent, context, profiles)`);
+  const recent = await timeSearches(client, element, SEARCHES, server);
+  ctx.log(`timing ${SEARCHES} searches by rank`);
+  const ranked = await timeSearches(client, rank, SEARCHES, server);
+  const zero = recent.results.filter((n) => n === 0).length;
+  if (zero === recent.results.length) throw new BenchError('no search found anything');
+  return [
+    { metric: 'search p50, recent + context + profiles (Element)', value: percentile(recent.ms, 50), unit: 'ms', target: TARGET_P50_MS },
+    { metric: 'search p99, recent + context + profiles (Element)', value: percentile(recent.ms, 99), unit: 'ms' },
+    { metric: 'search p50, by rank', value: percentile(ranked.ms, 50), unit: 'ms', target: TARGET_P50_MS },
+    { metric: 'search p99, by rank', value: percentile(ranked.ms, 99), unit: 'ms' },
+    { metric: 'searches timed per kind', value: SEARCHES, unit: 'count', note: `${QUERIES.length} distinct queries, Russian and English` },
+    { metric: 'matches per query, median', value: median(recent.results), unit: 'count', note: `max ${Math.max(...recent.results)}; ${zero} searches found nothing` },
+  ];
+}
+
+/**
+ * Times the searches on a database kept by an earlier run (VECHE_BENCH_SEARCH_KEEP=1): a new
+ * searcher joins every room there (shared history visibility: it sees all of it).
+ */
+async function timeOnKeptDatabase(ctx: { log: (s: string) => void }, install: Installation, server: RunningServer, databaseUrl: string, name: string): Promise<Figure[]> {
+  const u = new URL(databaseUrl);
+  const db = new pg.Client({ host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username || 'postgres'), password: u.password ? decodeURIComponent(u.password) : undefined, database: name });
+  await db.connect();
+  let roomIds: string[];
+  try {
+    roomIds = (await db.query<{ room_id: string }>('SELECT room_id FROM rooms')).rows.map((r) => r.room_id);
+  } finally {
+    await db.end();
+  }
+  const client = new MatrixClient(server.baseUrl);
+  await step('registering a searcher', () => client.registerWithSharedSecret(install.sharedSecret, `searcher_${randomBytes(3).toString('hex')}`, `pw-${randomBytes(8).toString('hex')}`), server);
+  ctx.log(`joining the ${roomIds.length} rooms of ${name}`);
+  await pool(roomIds, API_CONCURRENCY, async (roomId) => void (await step('joining', () => client.join(roomId), server)));
+  return timeSearchKinds(ctx, client, server);
+}
+
 export const search: Benchmark = {
   name: 'search',
   description: `POST /search over ${MESSAGES.toLocaleString('en')} messages in ${ROOMS} rooms, p50 and p99 (issue 8)`,
   async run(ctx) {
     const databaseUrl = process.env.VECHE_BENCH_DATABASE_URL;
-    const databaseName = `veche_bench_${randomBytes(4).toString('hex')}`;
+    // VECHE_BENCH_SEARCH_DATABASE: time the searches on a database an earlier run kept.
+    const reuse = databaseUrl ? process.env.VECHE_BENCH_SEARCH_DATABASE : undefined;
+    const databaseName = reuse ?? `veche_bench_${randomBytes(4).toString('hex')}`;
     const install = new Installation('search', {
       extra: {
         ...NO_RATE_LIMITS,
@@ -344,6 +390,7 @@ export const search: Benchmark = {
     try {
       ctx.log(`starting Veche (${databaseUrl ? `PostgreSQL at ${new URL(databaseUrl).host}` : 'embedded PostgreSQL'})`);
       server = await install.start();
+      if (reuse) return await timeOnKeptDatabase(ctx, install, server, databaseUrl!, reuse);
       const base = server.baseUrl;
       const password = `pw-${randomBytes(8).toString('hex')}`;
       const searcher = new MatrixClient(base);
@@ -403,25 +450,8 @@ export const search: Benchmark = {
       client.accessToken = searcher.accessToken;
       client.userId = searcher.userId;
 
-      // Element Web's request: newest first, one event of context each side, with profiles.
-      const element = (term: string) => ({ search_term: term, order_by: 'recent', filter: { limit: 10 }, event_context: { before_limit: 1, after_limit: 1, include_profile: true } });
-      const rank = (term: string) => ({ search_term: term, order_by: 'rank', filter: { limit: 10 } });
-      ctx.log(`warming up: each of ${QUERIES.length} queries once`);
-      await timeSearches(client, element, QUERIES.length, server);
-      ctx.log(`timing ${SEARCHES} searches as Element sends them (recent, context, profiles)`);
-      const recent = await timeSearches(client, element, SEARCHES, server);
-      ctx.log(`timing ${SEARCHES} searches by rank`);
-      const ranked = await timeSearches(client, rank, SEARCHES, server);
-      const zero = recent.results.filter((n) => n === 0).length;
-      if (zero === recent.results.length) throw new BenchError('no search found anything');
-
       return [
-        { metric: 'search p50, recent + context + profiles (Element)', value: percentile(recent.ms, 50), unit: 'ms', target: TARGET_P50_MS },
-        { metric: 'search p99, recent + context + profiles (Element)', value: percentile(recent.ms, 99), unit: 'ms' },
-        { metric: 'search p50, by rank', value: percentile(ranked.ms, 50), unit: 'ms', target: TARGET_P50_MS },
-        { metric: 'search p99, by rank', value: percentile(ranked.ms, 99), unit: 'ms' },
-        { metric: 'searches timed per kind', value: SEARCHES, unit: 'count', note: `${QUERIES.length} distinct queries, Russian and English` },
-        { metric: 'matches per query, median', value: median(recent.results), unit: 'count', note: `max ${Math.max(...recent.results)}; ${zero} searches found nothing` },
+        ...(await timeSearchKinds(ctx, client, server)),
         { metric: 'messages indexed', value: indexed, unit: 'count', note: `in ${ROOMS} rooms, all joined by the searcher` },
         { metric: 'rooms and memberships through the API', value: roomsSeconds, unit: 's', note: `${ROOMS} createRoom + ${2 * ROOMS} joins` },
         { metric: 'bulk load, indexes and vacuum', value: loadSeconds, unit: 's' },
@@ -429,7 +459,8 @@ export const search: Benchmark = {
     } finally {
       await server?.stop();
       // VECHE_BENCH_SEARCH_KEEP=1 keeps the loaded external database for looking at query plans.
-      if (databaseUrl && process.env.VECHE_BENCH_SEARCH_KEEP === '1') ctx.log(`kept the database ${databaseName}`);
+      if (reuse) ctx.log(`the database ${databaseName} is kept`);
+      else if (databaseUrl && process.env.VECHE_BENCH_SEARCH_KEEP === '1') ctx.log(`kept the database ${databaseName}`);
       else if (databaseUrl) await dropExternalDatabase(databaseUrl, databaseName).catch((err: Error) => ctx.log(`could not drop ${databaseName}: ${err.message}`));
       install.remove();
     }

@@ -65,7 +65,10 @@ export class SearchService {
     const filter = criteria.filter;
     const limit = Math.min(filter.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
     const accessOf = this.accessCache(requester.userId);
-    // The joined rooms are read (by asking about no room) while the ignore list is.
+    // The joined rooms are read (by asking about no room) while the ignore list is, and so is the
+    // planner's estimate of the matches that the first round needs.
+    const estimate = !token ? index.estimateMatches(criteria.term) : undefined;
+    estimate?.catch(() => undefined);
     const [ignored] = await Promise.all([this.ignoredUsers(requester.userId), accessOf('')]);
     const typesOnly = { ...emptyRoomEventFilter(), types: filter.types, notTypes: filter.notTypes };
     const keys = criteria.keys.filter((k) => matchesFilter({ type: TYPE_OF_KEY[k]!, sender: '', content: {} }, typesOnly));
@@ -91,6 +94,7 @@ export class SearchService {
         notSenders: filter.notSenders,
         containsUrl: filter.containsUrl,
         withCount: round === 0 && !token,
+        estimate,
       });
       if (round === 0 && !token) count = page.count;
       const visible = await this.visibleOf(page.candidates, accessOf, ignored);
@@ -120,14 +124,13 @@ export class SearchService {
     const now = this.deps.now();
     const events = found.map((f) => f.event);
     const context = criteria.context;
-    const [around, highlights] = await Promise.all([
-      context ? this.contextEventsOf(events, context, filter, accessOf, ignored) : undefined,
-      index.highlights(criteria.term, events.map(searchTextOf).filter((t): t is string => t !== undefined)),
-    ]);
+    const highlighting = index.highlights(criteria.term, events.map(searchTextOf).filter((t): t is string => t !== undefined));
+    highlighting.catch(() => undefined);
+    const around = context ? await this.contextEventsOf(events, context, filter, accessOf, ignored) : undefined;
     // The results and their context become client events in one pass (redactions, transaction
-    // IDs, bundled aggregations).
+    // IDs, bundled aggregations), while the highlights are found.
     const shown = around ? [...events, ...around.shown] : events;
-    const clientEvents = await clientEventsOf(storage, shown, now, requester, this.aggregations);
+    const [clientEvents, highlights] = await Promise.all([clientEventsOf(storage, shown, now, requester, this.aggregations), highlighting]);
     const results: JsonObject[] = found.map((f, i) => ({ rank: f.rank, result: clientEvents[i]! }));
     if (context && around) {
       const clientById = new Map(clientEvents.map((c) => [c.event_id as string, c]));
