@@ -84,8 +84,6 @@ const nulParameter = () => new MatrixError(400, 'M_INVALID_PARAM', 'Parameters m
 export class ApiRouter {
   private readonly table = new RouteTable<Route>();
   private readonly prefixed: { prefixes: string[]; apply: (res: Response) => void }[] = [];
-  /** Every registered (method, path) pair. */
-  readonly registered: { method: string; path: string }[] = [];
 
   /**
    * The express middleware: runs the route for the request's method and path; a path with
@@ -154,10 +152,7 @@ export class ApiRouter {
 
   /** A route at exactly the given path(s). */
   add(method: string, paths: string[], options: RouteOptions, handler: Handler<any>): void {
-    for (const path of paths) {
-      this.registered.push({ method: method.toUpperCase(), path });
-      this.table.add(method.toUpperCase(), path, { options, handler });
-    }
+    for (const path of paths) this.table.add(method.toUpperCase(), path, { options, handler });
   }
 
   /** Runs `apply` on every response to a path under one of the prefixes, errors included. */
