@@ -8,6 +8,12 @@ import { splitStateKey, stateKeyOf, type StateIdMap } from '../matrix/types.js';
 
 export const MAX_DELTA_DEPTH = 100;
 const CACHE_MAX = 2_000;
+/**
+ * The cache is bounded by entries too: every membership change of a 10 000-member room makes a
+ * group whose map holds 10 000 entries, and 2 000 of those would hold 20 million (gigabytes, and
+ * a garbage collector that slows every request down).
+ */
+const CACHE_MAX_ENTRIES = 1_000_000;
 
 interface GroupRow {
   id: number;
@@ -17,19 +23,33 @@ interface GroupRow {
 
 export class StateStore {
   private readonly cache = new Map<number, StateIdMap>();
+  /** The sum of the cached maps' sizes. */
+  private cachedEntries = 0;
 
   constructor(private readonly db: Queryable) {}
 
   private remember(id: number, map: StateIdMap): void {
-    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+    const old = this.cache.get(id);
+    if (old) {
+      this.cache.delete(id);
+      this.cachedEntries -= old.size;
+    }
+    while (this.cache.size && (this.cache.size >= CACHE_MAX || this.cachedEntries + map.size > CACHE_MAX_ENTRIES)) {
+      const [oldest, evicted] = this.cache.entries().next().value!;
+      this.cache.delete(oldest);
+      this.cachedEntries -= evicted.size;
+    }
     this.cache.set(id, map);
+    this.cachedEntries += map.size;
   }
 
   /** The full (type, state_key) → event ID map of a state group. Callers must not mutate it. */
   async getGroup(id: number, db: Queryable = this.db): Promise<StateIdMap> {
     const cached = this.cache.get(id);
     if (cached) return cached;
-    // Walk back to the nearest full snapshot or cached group (bounded by MAX_DELTA_DEPTH).
+    // Walk back to the nearest full snapshot or cached group (bounded by MAX_DELTA_DEPTH). The
+    // cached maps are held for the walk: one may be evicted while the query runs.
+    const known = new Map(this.cache);
     const { rows: chain } = await db.query<GroupRow>(
       `WITH RECURSIVE chain(id, prev_group, delta_depth) AS (
          SELECT id, prev_group, delta_depth FROM state_groups WHERE id = $1
@@ -37,12 +57,16 @@ export class StateStore {
          SELECT g.id, g.prev_group, g.delta_depth FROM state_groups g JOIN chain c ON g.id = c.prev_group
          WHERE c.delta_depth > 0 AND NOT (c.prev_group = ANY($2::bigint[]))
        ) SELECT id, prev_group, delta_depth FROM chain`,
-      [id, [...this.cache.keys()]],
+      [id, [...known.keys()]],
     );
     if (!chain.length) throw new Error(`unknown state group ${id}`);
     const last = chain[chain.length - 1]!;
     let base: StateIdMap = new Map();
-    if (last.delta_depth > 0 && last.prev_group !== null) base = new Map(this.cache.get(Number(last.prev_group)) ?? []);
+    if (last.delta_depth > 0 && last.prev_group !== null) {
+      const cachedBase = known.get(Number(last.prev_group));
+      if (!cachedBase) throw new Error(`state group ${id}: the chain ends at ${last.prev_group}, which is neither a snapshot nor cached`);
+      base = new Map(cachedBase);
+    }
     const ids = chain.map((g) => Number(g.id));
     const { rows } = await db.query<{ state_group: number; type: string; state_key: string; event_id: string | null }>(
       'SELECT state_group, type, state_key, event_id FROM state_group_entries WHERE state_group = ANY($1::bigint[])',
