@@ -11,7 +11,11 @@ const log = getLogger('database');
 pg.types.setTypeParser(20, (v) => Number(v));
 
 export interface Queryable {
-  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * `name` makes it a prepared statement on each connection (parsed and planned once there): for
+   * the few statements that run for every message, where planning costs as much as executing.
+   */
+  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>>;
 }
 
 export interface ConnectionOptions {
@@ -37,18 +41,18 @@ export class Database implements Queryable {
     this.pool.on('error', (err) => log.error('idle client error', { error: err.message }));
   }
 
-  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>> {
     this.queryCount++;
-    return this.pool.query<R>(text, values as any[]);
+    return name ? this.pool.query<R>({ name, text, values: values as any[] }) : this.pool.query<R>(text, values as any[]);
   }
 
   /** Runs fn inside BEGIN/COMMIT on one connection; rolls back if fn throws. */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     const tx: Queryable = {
-      query: (text, values) => {
+      query: (text, values, name) => {
         this.queryCount++;
-        return client.query(text, values as any[]);
+        return name ? client.query({ name, text, values: values as any[] }) : client.query(text, values as any[]);
       },
     };
     try {

@@ -36,7 +36,7 @@ export async function appendEvents(db: Queryable, items: AppendParams[]): Promis
     APPEND_COLUMNS.forEach(([name], c) => (record[name] = p[c]));
     return record;
   });
-  const { rows } = await db.query<AppendOutcome & { i: number }>(APPEND_SQL, [JSON.stringify(records)]);
+  const { rows } = await db.query<AppendOutcome & { i: number }>(APPEND_SQL, [JSON.stringify(records)], 'veche_append_events');
   const out: AppendOutcome[] = new Array(items.length);
   // Bigint columns arrive as numbers (storage/database.ts).
   for (const r of rows) out[r.i] = r;

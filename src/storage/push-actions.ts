@@ -87,6 +87,7 @@ export class PushActionStore {
         rows.map((r) => r.notif),
         rows.map((r) => r.highlight),
       ],
+      'veche_insert_push_actions',
     );
   }
 
