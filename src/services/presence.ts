@@ -16,6 +16,7 @@ import { MAX_TIMEOUT_MS } from './sync/sync-service.js';
 import { MatrixError, forbidden, notFound } from '../errors.js';
 import { isValidUserId, serverNameOf } from '../matrix/ids.js';
 import { getLogger } from '../logging.js';
+import { KeyedQueue } from './keyed-queue.js';
 
 const log = getLogger('presence');
 
@@ -88,7 +89,7 @@ export class PresenceService {
   /** Users not seen since this process started get a grace period to come back after a restart. */
   private readonly startedAt: number;
   /** Updates of one user run one after another (a /sync and a PUT may race). */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new KeyedQueue();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
   private readonly unsubscribe: () => void;
@@ -126,17 +127,11 @@ export class PresenceService {
     this.timer = undefined;
     this.unsubscribe();
     await this.sweeping?.catch(() => undefined);
-    await Promise.all([...this.queues.values()].map((p) => p.catch(() => undefined)));
+    await this.queues.idle();
   }
 
   private serialised<T>(userId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(userId) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(fn);
-    this.queues.set(userId, run);
-    void run.finally(() => {
-      if (this.queues.get(userId) === run) this.queues.delete(userId);
-    }).catch(() => undefined);
-    return run;
+    return this.queues.run(userId, fn);
   }
 
   async current(userId: string): Promise<PresenceState> {

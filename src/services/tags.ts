@@ -10,6 +10,7 @@ import { isValidRoomId } from '../matrix/ids.js';
 import { MatrixError, forbidden } from '../errors.js';
 import type { Requester } from './auth.js';
 import type { AccountDataService } from './account-data.js';
+import { KeyedQueue } from './keyed-queue.js';
 
 const TAG_TYPE = 'm.tag';
 /** A tag name is capped like an event type (spec: §"Size limits", 255 bytes), so m.tag stays small. */
@@ -29,7 +30,7 @@ function tagsOf(content: JsonObject | undefined): Tags {
 
 export class TagService {
   /** Changes of one user's tags on one room run one after another: each rewrites the whole m.tag. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new KeyedQueue();
 
   constructor(
     private readonly storage: Storage,
@@ -42,14 +43,7 @@ export class TagService {
   }
 
   private serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    const run = previous.then(work, work);
-    const tail = run.catch(() => undefined);
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return run;
+    return this.queues.run(key, work);
   }
 
   async list(requester: Requester, userId: string, roomId: string): Promise<{ tags: Tags }> {

@@ -72,8 +72,6 @@ interface Route {
   handler: Handler<any>;
 }
 
-const METHOD_NOT_ALLOWED = Symbol('405');
-
 function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
@@ -83,38 +81,25 @@ const nulParameter = () => new MatrixError(400, 'M_INVALID_PARAM', 'Parameters m
 
 export class ApiRouter {
   private readonly table = new RouteTable<Route>();
-  private readonly prefixed: { prefixes: string[]; apply: (res: Response) => void }[] = [];
+  private readonly prefixed: { prefixes: string[]; headers: [string, string][] }[] = [];
 
   /**
    * The express middleware: runs the route for the request's method and path; a path with
    * routes for other methods only is a 405, an unknown path goes on to the next middleware.
    */
   readonly router = (req: Request, res: Response, next: NextFunction): void => {
-    let found;
+    const allowed = new Set<string>();
+    let route;
     try {
-      found = this.lookup(req, res);
+      route = this.lookup(req, res, allowed);
     } catch (err) {
       next(err);
       return;
     }
-    if (found === METHOD_NOT_ALLOWED) next(new MatrixError(405, 'M_UNRECOGNIZED', 'Unrecognized request'));
-    else if (found) this.run(req, res, found.options, found.handler).catch(next);
+    if (route) this.run(req, res, route.options, route.handler).catch(next);
+    else if (allowed.size) next(new MatrixError(405, 'M_UNRECOGNIZED', 'Unrecognized request'));
     else next();
   };
-
-  /**
-   * The route for the request, its parameters set on req.params; undefined for an unknown path.
-   * Responses under a usePrefix prefix get their headers here, whether or not a route matches.
-   */
-  private lookup(req: Request, res: Response): Route | typeof METHOD_NOT_ALLOWED | undefined {
-    const path = pathOf(req.url);
-    for (const p of this.prefixed) if (p.prefixes.some((prefix) => path.startsWith(prefix))) p.apply(res);
-    const allowed = new Set<string>();
-    const found = this.table.match(req.method, path, allowed);
-    if (!found) return allowed.size ? METHOD_NOT_ALLOWED : undefined;
-    req.params = found.params;
-    return found.value;
-  }
 
   /**
    * Runs the request's route if it has one, outside express's middleware chain (which costs a
@@ -122,19 +107,32 @@ export class ApiRouter {
    * `fail` answers an error. False when the path has no route for the method: express takes it.
    */
   dispatch(req: Request, res: Response, adopt: () => void, fail: (err: unknown) => void): boolean {
-    const path = pathOf(req.url);
-    let found;
+    let route;
     try {
-      found = this.table.match(req.method!, path);
+      route = this.lookup(req, res);
     } catch {
       return false;
     }
-    if (!found) return false;
+    if (!route) return false;
     adopt();
-    for (const p of this.prefixed) if (p.prefixes.some((prefix) => path.startsWith(prefix))) p.apply(res);
-    req.params = found.params;
-    this.run(req, res, found.value.options, found.value.handler).catch(fail);
+    this.run(req, res, route.options, route.handler).catch(fail);
     return true;
+  }
+
+  /**
+   * The route for the request, its parameters set on req.params; undefined for an unknown path
+   * (then `allowed` holds the methods the path has). Responses under a usePrefix prefix get their
+   * headers here, whether or not a route matches.
+   */
+  private lookup(req: Request, res: Response, allowed?: Set<string>): Route | undefined {
+    const path = pathOf(req.url);
+    for (const p of this.prefixed) {
+      if (p.prefixes.some((prefix) => path.startsWith(prefix))) for (const [name, value] of p.headers) res.setHeader(name, value);
+    }
+    const found = this.table.match(req.method!, path, allowed);
+    if (!found) return undefined;
+    req.params = found.params;
+    return found.value;
   }
 
   constructor(
@@ -155,9 +153,9 @@ export class ApiRouter {
     for (const path of paths) this.table.add(method.toUpperCase(), path, { options, handler });
   }
 
-  /** Runs `apply` on every response to a path under one of the prefixes, errors included. */
-  usePrefix(prefixes: string[], apply: (res: Response) => void): void {
-    this.prefixed.push({ prefixes, apply });
+  /** Sets these headers on every response to a path under one of the prefixes, errors included. */
+  usePrefix(prefixes: string[], headers: Record<string, string>): void {
+    this.prefixed.push({ prefixes, headers: Object.entries(headers) });
   }
 
   private async run(req: Request, res: Response, options: RouteOptions, handler: Handler<any>): Promise<void> {

@@ -10,7 +10,7 @@ import { registerDownloadRoutes } from './download.js';
 import { registerMediaConfigRoutes } from './config.js';
 
 export function registerMediaRoutes(r: ApiRouter, s: Services): void {
-  r.usePrefix(['/_matrix/media', '/_matrix/client/v1/media'], (res) => res.set(MEDIA_SECURITY_HEADERS));
+  r.usePrefix(['/_matrix/media', '/_matrix/client/v1/media'], MEDIA_SECURITY_HEADERS);
   registerUploadRoutes(r, s);
   registerDownloadRoutes(r, s);
   registerMediaConfigRoutes(r, s);

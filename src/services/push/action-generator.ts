@@ -32,6 +32,7 @@ import type { RoomVersion } from '../../matrix/room-versions.js';
 import { creatorsOf, levelOfUser, powerLevelsFromState, type PowerLevels } from '../../matrix/power-levels.js';
 import { evaluate, prepareEvent, type PushContext, type Ruleset } from '../../matrix/push-rules/index.js';
 import { getLogger } from '../../logging.js';
+import { KeyedQueue } from '../keyed-queue.js';
 
 const log = getLogger('push-actions');
 
@@ -80,7 +81,7 @@ export interface PushActionGeneratorDeps {
 
 export class PushActionGenerator {
   /** Per room, the tail of its work queue: batches of a room are evaluated in commit order. */
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly queues = new KeyedQueue();
   private readonly contexts = new Map<string, RoomPushContext>();
   private readonly localSuffix: string;
   private readonly storedListeners: ((rows: PushActionRow[]) => void)[] = [];
@@ -96,18 +97,15 @@ export class PushActionGenerator {
   readonly onPersisted = (batch: PersistedEvent[]): void => {
     if (!batch.length) return;
     const roomId = batch[0]!.event.room_id;
-    const previous = this.queues.get(roomId) ?? Promise.resolve();
-    const run = previous
-      // On a later turn of the event loop: the request that stored the batch answers first.
-      .then(nextTurn)
-      .then(() => this.process(roomId, batch))
+    this.queues
+      .run(roomId, async () => {
+        // On a later turn of the event loop: the request that stored the batch answers first.
+        await nextTurn();
+        await this.process(roomId, batch);
+      })
       .catch((err: unknown) => {
         log.error('push rule evaluation failed', { room_id: roomId, error: (err as Error).message, stack: (err as Error).stack });
       });
-    this.queues.set(roomId, run);
-    void run.then(() => {
-      if (this.queues.get(roomId) === run) this.queues.delete(roomId);
-    });
   };
 
   /** Hears of every batch of stored notifications, after the insert (the push gateway sender). */
@@ -116,16 +114,8 @@ export class PushActionGenerator {
   }
 
   /** Resolves once every batch already committed in these rooms (all rooms when omitted) is evaluated and stored. */
-  async settled(roomIds?: Iterable<string>): Promise<void> {
-    const waits: Promise<void>[] = [];
-    if (roomIds === undefined) waits.push(...this.queues.values());
-    else {
-      for (const r of roomIds) {
-        const q = this.queues.get(r);
-        if (q) waits.push(q);
-      }
-    }
-    if (waits.length) await Promise.all(waits);
+  settled(roomIds?: Iterable<string>): Promise<void> {
+    return this.queues.idle(roomIds);
   }
 
   private isLocal(userId: string): boolean {

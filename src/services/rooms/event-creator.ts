@@ -10,7 +10,8 @@ import type { PendingPosition } from '../../streams/id-generator.js';
 import type { StateIdMap } from '../../matrix/types.js';
 import { getRoomVersion, type RoomVersion } from '../../matrix/room-versions.js';
 import { MatrixError, notFound } from '../../errors.js';
-import { RoomWriter, wireJsonOf, type EventCreatorDeps, type EventDraft, type PersistedEvent, type TxnRef } from './room-writer.js';
+import { RoomWriter, type EventCreatorDeps, type EventDraft, type PersistedEvent, type TxnRef } from './room-writer.js';
+import { KeyedQueue } from '../keyed-queue.js';
 
 export { RoomWriter } from './room-writer.js';
 export type { EventCreatorDeps, EventDraft, PersistedEvent, TxnRef } from './room-writer.js';
@@ -47,7 +48,8 @@ interface CachedHead {
 const HEAD_CACHE_MAX = 5_000;
 
 export class EventCreator {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Each room's writes, one at a time. */
+  private readonly queues = new KeyedQueue();
   /**
    * Room heads as this process's last writer of each room left them. Only a writer (inside the
    * room's queue) reads or sets an entry, and every append re-checks it under the room's lock
@@ -75,7 +77,7 @@ export class EventCreator {
 
   /** Runs fn as the room's only writer. */
   withRoom<T>(roomId: string, fn: (w: RoomWriter) => Promise<T>): Promise<T> {
-    return this.enqueue(roomId, () => this.runLocked(roomId, fn));
+    return this.queues.run(roomId, () => this.runLocked(roomId, fn));
   }
 
   /**
@@ -88,7 +90,7 @@ export class EventCreator {
    */
   appendOne(roomId: string, draft: EventDraft, txn: TxnRef | undefined, check?: (w: RoomWriter) => Promise<void>): Promise<{ eventId: string; created?: PersistedEvent }> {
     if (draft.state_key !== undefined) throw new Error('appendOne is for non-state events');
-    return this.enqueue(roomId, async () => {
+    return this.queues.run(roomId, async () => {
       const cached = this.heads.get(roomId);
       if (cached) {
         const done = await this.appendOnCachedHead(roomId, cached, draft, txn, check);
@@ -116,7 +118,7 @@ export class EventCreator {
     // Reads outside a transaction are fine here: the events and state it reads are immutable.
     const w = new RoomWriter(storage.db, this.deps, roomId, cached.version, cached.head, cached.stateIds, []);
     await check?.(w);
-    const event = await w.prepare(draft);
+    const { event, wireJson } = await w.prepare(draft);
     const redacts = cached.version.updatedRedactionRules ? (draft.content.redacts as string | undefined) ?? draft.redacts : draft.redacts;
     let result;
     try {
@@ -130,7 +132,7 @@ export class EventCreator {
             unsigned: null,
             stateGroupBefore: cached.head.currentStateGroup,
             stateGroupAfter: cached.head.currentStateGroup,
-            wireJson: wireJsonOf(event),
+            wireJson,
             expectedHead: cached.head.headStreamOrdering,
             prevExtremities: cached.head.extremities,
             redacts: draft.type === 'm.room.redaction' && typeof redacts === 'string' ? redacts : undefined,
@@ -156,17 +158,6 @@ export class EventCreator {
     const created = { event, streamOrdering: position };
     this.announce([created]);
     return { eventId: event.event_id, created };
-  }
-
-  private async enqueue<T>(roomId: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(roomId) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(task);
-    this.queues.set(roomId, run);
-    try {
-      return await run;
-    } finally {
-      if (this.queues.get(roomId) === run) this.queues.delete(roomId);
-    }
   }
 
   /** Creates a new room: fn's first append must be the m.room.create event. */

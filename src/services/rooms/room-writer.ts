@@ -12,17 +12,16 @@ import type { Notifier } from '../../streams/notifier.js';
 import { signBytes, type SigningKey } from '../../matrix/signing.js';
 import { stateKeyOf, type JsonObject, type RoomEvent, type StateIdMap, type StateMap } from '../../matrix/types.js';
 import type { RoomVersion } from '../../matrix/room-versions.js';
-import { hashEvent, signHashedEvent, type HashedEvent, checkPduLimits, roomIdFromCreateEvent, toFederationFormat, MAX_PDU_BYTES, PduFormatError } from '../../matrix/pdu.js';
+import { hashEvent, signHashedEvent, type HashedEvent, checkPduLimits, roomIdFromCreateEvent, MAX_PDU_BYTES, PduFormatError } from '../../matrix/pdu.js';
 import { checkAuth, authEventsSelection } from '../../matrix/auth-rules.js';
 import { CanonicalJsonError } from '../../matrix/canonical-json.js';
 import { MatrixError } from '../../errors.js';
 
-/** The canonical JSON of events prepared here, for storage (see prepare). */
-const wireJson = new WeakMap<RoomEvent, string>();
-
-/** The canonical JSON of the signed federation form of an event RoomWriter.prepare built. */
-export function wireJsonOf(event: RoomEvent): string | undefined {
-  return wireJson.get(event);
+/** An event RoomWriter.prepare built, with the canonical JSON of its signed federation form. */
+export interface PreparedEvent {
+  event: RoomEvent;
+  /** What storage writes, so it need not encode the event again. */
+  wireJson: string;
 }
 
 export interface EventDraft {
@@ -104,7 +103,7 @@ export class RoomWriter {
    * Builds the next event on the current head — prev_events, auth_events, depth, hashes,
    * signature — and checks it against the size limits and the authorization rules. Writes nothing.
    */
-  async prepare(draft: EventDraft): Promise<RoomEvent> {
+  async prepare(draft: EventDraft): Promise<PreparedEvent> {
     const { serverName, signingKey, now } = this.deps;
     const version = this.version;
     const isCreate = draft.type === 'm.room.create' && draft.state_key === '';
@@ -151,17 +150,15 @@ export class RoomWriter {
     }
     // spec: Client-Server API "Size limits": the whole signed event ≤ 65 536 bytes; sender,
     // room_id, state_key, type and event_id ≤ 255 bytes each. 413 M_TOO_LARGE, as Synapse answers.
-    const wire = toFederationFormat(event, version);
-    if (proto.room_id === undefined) delete wire.room_id;
-    const tooLarge = checkPduLimits(wire, json);
+    // The size is the canonical JSON's, already encoded; the ID fields are the event's own.
+    const tooLarge = checkPduLimits(event as unknown as JsonObject, json);
     if (tooLarge) throw new MatrixError(413, 'M_TOO_LARGE', `Event is too large: ${tooLarge} (max ${MAX_PDU_BYTES} bytes in all)`);
-    // What storage writes, so it need not encode the event again (the create event of a v12 room
-    // is stored without the room ID it was given above, as this JSON is).
-    wireJson.set(event, json);
 
     const auth = checkAuth(isCreate && version.privilegedCreators ? { ...event, room_id: undefined } as unknown as RoomEvent : event, authState, version);
     if (!auth.allowed) throw new MatrixError(403, 'M_FORBIDDEN', auth.reason);
-    return event;
+    // The create event of a v12 room is stored without the room ID it was given above, as this
+    // JSON is.
+    return { event, wireJson: json };
   }
 
   async append(draft: EventDraft, txn?: TxnRef): Promise<PersistedEvent> {
@@ -169,7 +166,7 @@ export class RoomWriter {
     const version = this.version;
     const isState = draft.state_key !== undefined;
     const isCreate = draft.type === 'm.room.create' && draft.state_key === '';
-    const event = await this.prepare(draft);
+    const { event, wireJson } = await this.prepare(draft);
 
     if (isCreate) await storage.events.createRoom(this.tx, this.roomId!, version.id, draft.sender, now());
 
@@ -204,7 +201,7 @@ export class RoomWriter {
       unsigned,
       stateGroupBefore: before,
       stateGroupAfter: after,
-      wireJson: wireJson.get(event),
+      wireJson,
     });
     const persisted = { event, streamOrdering: position.position };
     this.created.push(persisted);
