@@ -170,15 +170,22 @@ export function signHashedEvent(hashed: HashedEvent, serverName: string, keyId: 
  */
 export function roomIdFromCreateEvent(ev: RoomEvent | JsonObject, version: RoomVersion = V12): string {
   if (version.eventFormat === 1) throw new Error(`room version ${version.id} room IDs are not derived from the create event`);
-  // In hash-ID room versions the two forms differ only by the derived event_id.
+  // In hash-ID room versions the two forms differ only by the derived event_id (and the room ID
+  // that the normalised form may have been given).
   const { event_id: _id, ...wire } = ev as JsonObject;
+  if (isCreateWithoutRoomId(wire, version)) delete wire['room_id'];
   return '!' + encodeBase64Url(computeReferenceHash(wire, version));
 }
 
-/** The federation form of a normalised event. `unsigned` passes through: drop local-only data first. */
+/**
+ * The federation form of a normalised event. `unsigned` passes through: drop local-only data first.
+ * A v12 create event goes out without a room_id even if the normalised form was given its derived
+ * room ID (spec: Room Version 12 §"Event format": room_id is omitted from m.room.create events).
+ */
 export function toFederationFormat(ev: RoomEvent, version: RoomVersion): JsonObject {
   const { prev_event_hashes, auth_event_hashes, ...rest } = ev as RoomEvent & RoomEventV1Hashes;
   const out = { ...rest } as Record<string, unknown>;
+  if (isCreateWithoutRoomId(ev, version)) delete out['room_id'];
   if (version.eventFormat === 1) {
     // Unknown reference hashes go out as `{}`, as the originating servers of old rooms do.
     out['prev_events'] = ev.prev_events.map((id) => [id, prev_event_hashes?.[id] ?? {}]);

@@ -41,9 +41,11 @@ function redactContent(type: unknown, content: Record<string, unknown>, version:
   switch (type) {
     case 'm.room.member': {
       const out = pick(content, version.restrictedJoinRuleFix ? ['membership', 'join_authorised_via_users_server'] : ['membership']);
-      // spec: Room Version 11: `third_party_invite` survives, reduced to its `signed` key.
+      // spec: Room Version 11 §"Redactions": `third_party_invite` survives, reduced to its
+      // `signed` key; an object without one stays as `{}` (Synapse and Ruma agree, and the
+      // reference hash, so the event ID, depends on it). A non-object value is dropped.
       const tpi = content['third_party_invite'];
-      if (v11 && isObject(tpi) && Object.hasOwn(tpi, 'signed')) out['third_party_invite'] = { signed: tpi['signed'] };
+      if (v11 && isObject(tpi)) out['third_party_invite'] = Object.hasOwn(tpi, 'signed') ? { signed: tpi['signed'] } : {};
       return out;
     }
     case 'm.room.create':

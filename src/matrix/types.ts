@@ -22,7 +22,11 @@ export type Signatures = Record<string, Record<string, string>>;
  */
 export interface RoomEvent {
   event_id: string;
-  /** Absent only on the m.room.create event of room version 12, whose room ID is its own hash. */
+  /**
+   * Absent from the PDU only on the m.room.create event of room version 12, whose room ID is its
+   * own hash. The normalised form of that event may hold the derived room ID; toFederationFormat
+   * and roomIdFromCreateEvent leave it out, and the auth rules accept it.
+   */
   room_id: string;
   sender: string;
   origin_server_ts: number;

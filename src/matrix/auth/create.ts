@@ -14,8 +14,12 @@ export function checkCreateEvent(event: RoomEvent, version: RoomVersion): AuthRe
   if (event.prev_events.length > 0) return reject('m.room.create must not have prev_events');
 
   if (version.privilegedCreators) {
-    // spec: Room Version 12, auth rule 1.2: the room ID is derived from this event's hash.
-    if (event.room_id !== undefined) return reject('m.room.create must not have a room_id in this room version');
+    // spec: Room Version 12, auth rule 1.2: the room ID is derived from this event's hash. The
+    // derived ID itself is what the server puts on the normalised event; no PDU can carry it,
+    // since the event ID hashes the PDU with its room_id.
+    if (event.room_id !== undefined && event.room_id !== derivedRoomId(event)) {
+      return reject('m.room.create must not have a room_id in this room version');
+    }
   } else {
     // spec: Room Version 11, auth rule 1.2
     if (typeof event.room_id !== 'string' || domainOf(event.room_id) !== domainOf(event.sender)) {
@@ -46,14 +50,17 @@ export function checkCreateEvent(event: RoomEvent, version: RoomVersion): AuthRe
   return ALLOW;
 }
 
+/** spec: Room Version 12 §"Event format": the room ID is the create event's ID with `!` for `$`. */
+function derivedRoomId(create: RoomEvent): string | undefined {
+  return create.event_id.startsWith('$') ? `!${create.event_id.slice(1)}` : undefined;
+}
+
 /**
  * Whether `create` is the create event of the room `event` belongs to. Up to v11 both carry the
  * same room_id; in v12 the room ID is the create event's ID with the `!` sigil (spec: Room
  * Version 12, auth rule 2).
  */
 export function createEventMatchesRoom(create: RoomEvent, event: RoomEvent, version: RoomVersion): boolean {
-  if (version.privilegedCreators) {
-    return create.event_id.startsWith('$') && event.room_id === `!${create.event_id.slice(1)}`;
-  }
+  if (version.privilegedCreators) return derivedRoomId(create) !== undefined && event.room_id === derivedRoomId(create);
   return create.room_id === event.room_id;
 }

@@ -19,7 +19,29 @@ function isStrictInt(v: JsonValue | undefined): boolean {
   return typeof v === 'number' && Number.isSafeInteger(v);
 }
 
+/**
+ * spec: Room Versions 1-5 §"m.room.power_levels events accept values as floats": a value outside
+ * binary64 (±Infinity once parsed), Infinity or NaN rejects the event. Later versions refuse every
+ * float through canonical JSON already.
+ */
+function rejectNonFinite(content: JsonObject): AuthResult {
+  const bad = (v: JsonValue | undefined): boolean => typeof v === 'number' && !Number.isFinite(v);
+  for (const key of POWER_LEVEL_SCALAR_KEYS) {
+    if (bad(content[key])) return reject(`${key} is not a finite number`);
+  }
+  for (const key of ['events', 'notifications', 'users'] as const) {
+    const map = content[key];
+    if (!isObject(map)) continue;
+    for (const [k, v] of Object.entries(map)) if (bad(v)) return reject(`${key}.${k} is not a finite number`);
+  }
+  return ALLOW;
+}
+
 function validateShape(content: JsonObject, version: RoomVersion): AuthResult {
+  if (!version.strictCanonicalJson) {
+    const finite = rejectNonFinite(content);
+    if (!finite.allowed) return finite;
+  }
   if (version.enforceIntPowerLevels) {
     // spec: Room Version 12, auth rule 10.1 (added in v10)
     for (const key of POWER_LEVEL_SCALAR_KEYS) {

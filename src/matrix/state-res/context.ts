@@ -6,6 +6,7 @@
 import type { AuthResult, RoomEvent, StateMap } from '../types.js';
 import { stateKeyOf } from '../types.js';
 import type { RoomVersion } from '../room-versions.js';
+import { compareCodePoints } from '../canonical-json.js';
 
 export type AuthChecker = (event: RoomEvent, authState: StateMap, version: RoomVersion) => AuthResult;
 export type PowerLevelOf = (userId: string, state: StateMap, version: RoomVersion) => number;
@@ -138,17 +139,23 @@ export class Ctx {
 
 /**
  * spec: Room Version 2, State resolution "Definitions", "Power events": power levels, join rules,
- * and kicks/bans (a leave or ban whose sender is not its target).
+ * and kicks/bans (a leave or ban whose sender is not its target). The spec names the types only;
+ * as Synapse and Ruma do (whose results a room must converge with), the create event counts too
+ * and the first three need the empty state key.
  */
 export function isPowerEvent(ev: RoomEvent): boolean {
   if (ev.state_key === undefined) return false;
-  if (ev.type === POWER_LEVELS || ev.type === JOIN_RULES) return true;
+  if (ev.type === POWER_LEVELS || ev.type === JOIN_RULES || ev.type === CREATE) return ev.state_key === '';
   if (ev.type !== MEMBER) return false;
   const membership = ev.content['membership'];
   return (membership === 'leave' || membership === 'ban') && ev.sender !== ev.state_key;
 }
 
-/** Total order on event IDs by code unit, the same for every server (spec compares IDs as strings). */
+/**
+ * Total order on event IDs by Unicode code point, as Synapse compares them (spec: Room Version 2,
+ * State resolution "Definitions" compares `event_id`s as strings). It differs from JavaScript's
+ * code unit order only for the server-chosen IDs of room versions 1-2 beyond U+D7FF.
+ */
 export function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return a === b ? 0 : compareCodePoints(a, b) < 0 ? -1 : 1;
 }

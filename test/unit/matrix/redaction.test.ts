@@ -110,9 +110,21 @@ describe('redaction', () => {
       membership: 'invite',
       third_party_invite: { signed: { mxid: '@u:x', token: 't' } },
     });
-    expect(redactedContent('m.room.member', { membership: 'invite', third_party_invite: { display_name: 'a' } }, '11')).to.deep.equal({
-      membership: 'invite',
-    });
+  });
+
+  // spec: Room Version 11 §"Redactions": the `third_party_invite` key is kept with only its
+  // `signed` key. An object without `signed` therefore stays as `{}`, as Synapse and Ruma redact
+  // it: the redacted form feeds the reference hash, so anything else gives another event ID.
+  it('v11: an object third_party_invite without `signed` is kept as {}; a non-object one is dropped', () => {
+    const noSigned = { membership: 'invite', third_party_invite: { display_name: 'a' } };
+    expect(redactedContent('m.room.member', noSigned, '11')).to.deep.equal({ membership: 'invite', third_party_invite: {} });
+    expect(redactedContent('m.room.member', noSigned, '12')).to.deep.equal({ membership: 'invite', third_party_invite: {} });
+    expect(redactedContent('m.room.member', noSigned, '10')).to.deep.equal({ membership: 'invite' });
+    for (const bad of ['stripped', ['signed'], null, 3]) {
+      expect(redactedContent('m.room.member', { membership: 'invite', third_party_invite: bad }, '11'), String(bad)).to.deep.equal({
+        membership: 'invite',
+      });
+    }
   });
 
   it('v12 redacts like v11', () => {

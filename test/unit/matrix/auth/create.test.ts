@@ -43,6 +43,15 @@ describe('auth rules: m.room.create', () => {
     expectRefused(checkAuth(createEvent('12', { room_id: '!new:a.test' }), new Map(), version('12')), /room_id/);
   });
 
+  // The server gives a normalised v12 create event its derived room ID. No PDU can carry that one
+  // itself (its event ID is the hash of the PDU, room_id included), so it is no room_id in the
+  // sense of rule 1.2 and the event must not be refused when re-checked (e.g. in state resolution).
+  it('v12: a normalised create event holding its own derived room ID is allowed; any other room_id is not', () => {
+    const ev = createEvent('12');
+    expectAllowed(checkAuth({ ...ev, room_id: `!${ev.event_id.slice(1)}` }, new Map(), version('12')));
+    expectRefused(checkAuth({ ...ev, room_id: `!${ev.event_id.slice(1)}x` }, new Map(), version('12')), /room_id/);
+  });
+
   it('v12: additional_creators must be valid user IDs', () => {
     const good = createEvent('12');
     good.content = { ...good.content, additional_creators: [BOB, '@carol:c.test:8448'] };

@@ -85,6 +85,25 @@ describe('auth rules: m.room.power_levels changes', () => {
     expectRefused(v10.check(pl(v10, ALICE, { users: { [ALICE]: 100 }, notifications: { room: 1.5 } })), /notifications must be/);
   });
 
+  // spec: Room Versions 1-5 §"m.room.power_levels events accept values as floats": values beyond
+  // binary64 (JSON.parse makes them ±Infinity), Infinity and NaN make the event rejected.
+  it('v1-v5: floats are allowed, values outside binary64 are refused in every level field', () => {
+    const v5 = room('5');
+    expectAllowed(v5.check(pl(v5, ALICE, { users: { [ALICE]: 100, [BOB]: 50.57 }, ban: 50.5, events: { 'm.room.name': 49.9 } })));
+    const contents: JsonObject[] = [
+      { users: { [ALICE]: 100 }, ban: Infinity },
+      { users: { [ALICE]: 100 }, users_default: -Infinity },
+      { users: { [ALICE]: 100 }, events: { 'm.room.name': Infinity } },
+      { users: { [ALICE]: 100 }, notifications: { room: NaN } },
+      { users: { [ALICE]: 100, [BOB]: Infinity } },
+    ];
+    for (const content of contents) {
+      expectRefused(v5.check(pl(v5, ALICE, content)), /not a (finite )?number|invalid level/);
+    }
+    const v1 = room('1');
+    expectRefused(v1.check(pl(v1, ALICE, { users: { [ALICE]: 100 }, kick: Infinity })), /kick is not a finite number/);
+  });
+
   it('v9: a string that is not an integer is refused in users', () => {
     const v9 = room('9');
     expectRefused(v9.check(pl(v9, ALICE, { users: { [ALICE]: '100', [BOB]: '5O' } })), /invalid level/);
