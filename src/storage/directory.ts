@@ -73,6 +73,13 @@ const FIELDS = `
     CASE WHEN jsonb_typeof(state -> 'm.room.create' -> 'type') = 'string' THEN state -> 'm.room.create' ->> 'type' END AS room_type
   FROM (${PUBLISHED_ROOMS}) p`;
 
+/**
+ * A published room is listed only while someone could join or read it and someone is in it (as
+ * Synapse does): a room made invite-only, or left by everyone, drops out of the directory
+ * without being unpublished, and comes back when it opens again.
+ */
+const LISTABLE = `(join_rule IN ('public', 'knock', 'knock_restricted') OR history_visibility = 'world_readable') AND joined_members > 0`;
+
 interface Row {
   room_id: string;
   joined_members: number;
@@ -93,15 +100,16 @@ function escapeLike(s: string): string {
 export class DirectoryStore {
   constructor(private readonly db: Queryable) {}
 
-  /** The filter part shared by a page and the count: conditions over FIELDS' columns. */
+  /** The conditions shared by a page and the count, over FIELDS' columns: listable, then the filter. */
   private filter(q: Omit<DirectoryQuery, 'cursor' | 'limit'>, params: unknown[]): string[] {
-    const conds: string[] = [];
+    const conds: string[] = [LISTABLE];
     if (q.searchTerm) {
       params.push(`%${escapeLike(q.searchTerm.toLowerCase())}%`);
       const p = `$${params.length}`;
       conds.push(`(lower(name) LIKE ${p} OR lower(topic) LIKE ${p} OR lower(canonical_alias) LIKE ${p})`);
     }
-    if (q.roomTypes) {
+    // An empty list filters nothing, as an absent one (as Synapse does).
+    if (q.roomTypes?.length) {
       const types = q.roomTypes.filter((t): t is string => typeof t === 'string');
       const withoutType = q.roomTypes.includes(null);
       params.push(types);
@@ -134,7 +142,7 @@ export class DirectoryStore {
     params.push(q.limit + 1);
     const order = backwards ? 'joined_members ASC, room_id DESC' : 'joined_members DESC, room_id ASC';
     const { rows } = await this.db.query<Row>(
-      `SELECT * FROM (${FIELDS}) f ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${order} LIMIT $${params.length}`,
+      `SELECT * FROM (${FIELDS}) f WHERE ${conds.join(' AND ')} ORDER BY ${order} LIMIT $${params.length}`,
       params,
     );
     const out = rows.map(toRow);
@@ -145,10 +153,6 @@ export class DirectoryStore {
   async count(q: Omit<DirectoryQuery, 'cursor' | 'limit'>): Promise<number> {
     const params: unknown[] = [];
     const conds = this.filter(q, params);
-    if (!conds.length) {
-      const { rows } = await this.db.query<{ n: number }>('SELECT count(*) AS n FROM rooms WHERE is_public');
-      return Number(rows[0]!.n);
-    }
     const { rows } = await this.db.query<{ n: number }>(`SELECT count(*) AS n FROM (${FIELDS}) f WHERE ${conds.join(' AND ')}`, params);
     return Number(rows[0]!.n);
   }

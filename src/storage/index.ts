@@ -11,6 +11,7 @@ import { FilterStore } from './filters.js';
 import { TimelineStore } from './timeline.js';
 import { PushRuleStore } from './push-rules.js';
 import { RelationStore } from './relations.js';
+import { MembershipStore } from './memberships.js';
 
 export interface Storage {
   db: Database;
@@ -25,6 +26,7 @@ export interface Storage {
   timeline: TimelineStore;
   pushRules: PushRuleStore;
   relations: RelationStore;
+  memberships: MembershipStore;
 }
 
 export function createStorage(db: Database): Storage {
@@ -41,5 +43,6 @@ export function createStorage(db: Database): Storage {
     timeline: new TimelineStore(db),
     pushRules: new PushRuleStore(db),
     relations: new RelationStore(db),
+    memberships: new MembershipStore(db),
   };
 }

@@ -230,9 +230,9 @@ describe('createRoom', function () {
       await refused({ name: 'x', initial_state: [{ type: 'm.room.member', state_key: bob.userId, content: { membership: 'join' } }] }, 400, 'M_BAD_JSON');
     });
 
-    it('an initial_state event the auth rules refuse rolls back the whole room', async () => {
-      // v10+ power levels must be integers (auth rule 10.1).
-      await refused({ room_version: '11', initial_state: [{ type: 'm.room.power_levels', state_key: '', content: { ban: '50' } }] }, 403, 'M_FORBIDDEN');
+    it('an initial_state event the auth rules refuse rolls back the whole room (400 M_INVALID_ROOM_STATE)', async () => {
+      // v10+ power levels must be integers (auth rule 10.1); spec: createRoom 400 M_INVALID_ROOM_STATE.
+      await refused({ room_version: '11', initial_state: [{ type: 'm.room.power_levels', state_key: '', content: { ban: '50' } }] }, 400, 'M_INVALID_ROOM_STATE');
     });
 
     it('a refusal after some events were written leaves nothing behind, not even in the event cache', async () => {
@@ -240,7 +240,7 @@ describe('createRoom', function () {
       const cached = cache.size;
       // The creator is already joined, so inviting them is refused by the auth rules — after the
       // create event, the join, power levels, preset state and name were written.
-      await refused({ name: 'half', invite: [alice.userId] }, 403, 'M_FORBIDDEN');
+      await refused({ name: 'half', invite: [alice.userId] }, 400, 'M_INVALID_ROOM_STATE');
       expect(cache.size).to.equal(cached);
     });
 

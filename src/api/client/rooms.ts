@@ -23,10 +23,16 @@ export function registerRoomRoutes(r: ApiRouter, s: Services): void {
 
   const putState = r.client.bind(r);
   for (const path of ['/rooms/:roomId/state/:eventType', '/rooms/:roomId/state/:eventType/:stateKey']) {
-    putState('PUT', path, { auth: 'required', schema: 'setRoomStateWithKey', bodyLimit: 128 * 1024 }, ({ requester, params, body, query }) => {
+    putState('PUT', path, { auth: 'required', schema: 'setRoomStateWithKey', bodyLimit: 128 * 1024 }, async ({ requester, params, body, query }) => {
       if (params.eventType === 'm.room.member') {
-        // Membership has its own endpoints and rules; the state API would bypass them.
-        if (body.membership === undefined) throw new MatrixError(400, 'M_BAD_JSON', 'm.room.member needs a membership');
+        // Membership has its own endpoints and rules; the state API would bypass them. A
+        // membership that is not a string is a malformed body (400, as Synapse answers), not
+        // something for the auth rules to refuse.
+        if (typeof body.membership !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'm.room.member needs a membership string');
+      }
+      if (params.eventType === 'm.room.canonical_alias' && !params.stateKey) {
+        // spec: PUT /state: new aliases must be valid (M_INVALID_PARAM) and point to the room (M_BAD_ALIAS).
+        await s.rooms.aliases.checkCanonicalAliasUpdate(params.roomId!, body);
       }
       const delay = delayParam(query);
       if (delay !== undefined) return s.delayedEvents.schedule(requester, params.roomId!, params.eventType!, params.stateKey ?? '', body, delay);

@@ -14,6 +14,29 @@ import { userPowerLevel, powerLevelsFromState, requiredPowerLevel } from '../../
 
 const log = getLogger('aliases');
 
+/**
+ * The aliases an m.room.canonical_alias content adds to the previous one, each checked for syntax.
+ * spec: PUT /rooms/{roomId}/state/{eventType}/{stateKey}: servers check that new aliases are valid
+ * (400 M_INVALID_PARAM otherwise) and "do not validate aliases which are being removed or are
+ * already present in the state event". An empty or null `alias` unsets it and adds nothing.
+ */
+export function addedCanonicalAliases(content: JsonObject, previous: JsonObject | undefined): string[] {
+  const added: unknown[] = [];
+  const alias = content.alias;
+  if (alias !== undefined && alias !== null && alias !== '' && alias !== previous?.alias) added.push(alias);
+  const alt = content.alt_aliases;
+  if (alt !== undefined) {
+    if (!Array.isArray(alt)) throw new MatrixError(400, 'M_INVALID_PARAM', 'alt_aliases must be a list');
+    // A previous list of an unknown form counts as empty (as Synapse does).
+    const before = new Set(Array.isArray(previous?.alt_aliases) ? previous.alt_aliases : []);
+    for (const a of alt) if (!before.has(a)) added.push(a);
+  }
+  for (const a of added) {
+    if (typeof a !== 'string' || !isValidRoomAlias(a)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room alias ${JSON.stringify(a)}`);
+  }
+  return [...new Set(added as string[])];
+}
+
 export class AliasService {
   constructor(
     private readonly storage: Storage,
@@ -27,6 +50,26 @@ export class AliasService {
     if (!isValidRoomAlias(alias) || /\s/.test(alias)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room alias ${alias}`);
     if (serverNameOf(alias) !== this.serverName) throw new MatrixError(400, 'M_INVALID_PARAM', 'Room alias must be on this server');
     if (Buffer.byteLength(alias) > 255) throw new MatrixError(400, 'M_INVALID_PARAM', 'Room alias is too long');
+  }
+
+  /**
+   * Refuses an m.room.canonical_alias content that adds an alias not pointing to the room:
+   * 400 M_BAD_ALIAS (spec: PUT /rooms/{roomId}/state, m.room.canonical_alias). `previous` is the
+   * content it replaces, whose aliases are not checked again.
+   */
+  async checkCanonicalAlias(roomId: string, content: JsonObject, previous: JsonObject | undefined): Promise<void> {
+    for (const alias of addedCanonicalAliases(content, previous)) {
+      const row = await this.storage.aliases.get(alias);
+      if (row?.roomId !== roomId) throw new MatrixError(400, 'M_BAD_ALIAS', `Room alias ${alias} does not point to this room`);
+    }
+  }
+
+  /** checkCanonicalAlias against the room's current m.room.canonical_alias (PUT /state). */
+  async checkCanonicalAliasUpdate(roomId: string, content: JsonObject): Promise<void> {
+    // An unknown room is answered by the send itself (404), not here.
+    if (!isValidRoomId(roomId) || !(await this.roomState.roomExists(roomId))) return;
+    const current = await this.roomState.currentStateEvent(roomId, 'm.room.canonical_alias', '');
+    await this.checkCanonicalAlias(roomId, content, current?.content);
   }
 
   async resolve(alias: string): Promise<{ room_id: string; servers: string[] }> {

@@ -11,7 +11,8 @@ import { isValidUserId } from '../../matrix/ids.js';
 import { MatrixError } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import type { EventCreator, EventDraft } from './event-creator.js';
-import type { AliasService } from './aliases.js';
+import { addedCanonicalAliases, type AliasService } from './aliases.js';
+import { refuseIfSuspended } from './membership.js';
 
 type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
 
@@ -35,6 +36,8 @@ export class CreateRoomService {
   async createRoom(requester: Requester, body: JsonObject): Promise<{ room_id: string; room_alias?: string }> {
     const { deps } = this;
     const sender = requester.userId;
+    // A suspended account sends no events, so makes no rooms (as Synapse does).
+    refuseIfSuspended(requester, 'create rooms');
     const versionId = typeof body.room_version === 'string' ? body.room_version : deps.defaultRoomVersion;
     const version = getRoomVersion(versionId);
     if (!version) throw new MatrixError(400, 'M_UNSUPPORTED_ROOM_VERSION', `Room version ${versionId} is not supported by this server`);
@@ -44,7 +47,8 @@ export class CreateRoomService {
     const preset = PRESETS[presetName];
     if (!preset) throw new MatrixError(400, 'M_BAD_JSON', `Unknown preset ${String(body.preset)}`);
 
-    const invites = (body.invite as string[] | undefined) ?? [];
+    // A user listed twice is invited once (Synapse's second invite repeats the first).
+    const invites = [...new Set((body.invite as string[] | undefined) ?? [])];
     for (const u of invites) if (!isValidUserId(u)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid user ID ${u}`);
     if (body.invite_3pid && (body.invite_3pid as unknown[]).length) {
       throw new MatrixError(400, 'M_UNRECOGNIZED', 'Third-party invites are not supported by this server');
@@ -52,6 +56,10 @@ export class CreateRoomService {
 
     let alias: string | undefined;
     if (typeof body.room_alias_name === 'string') {
+      // The first colon of an alias ends its local part, so a full alias given here is a mistake.
+      if (body.room_alias_name.includes(':')) {
+        throw new MatrixError(400, 'M_INVALID_PARAM', "':' is not permitted in room_alias_name: it is the local part ('wombat', not '#wombat:example.com')");
+      }
       alias = `#${body.room_alias_name}:${deps.serverName}`;
       deps.aliases.validateNewAlias(alias);
       if (await deps.storage.aliases.get(alias)) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
@@ -63,6 +71,14 @@ export class CreateRoomService {
       }
       return { type: s.type, state_key: typeof s.state_key === 'string' ? s.state_key : '', content: (s.content ?? {}) as JsonObject };
     });
+    // A new room has no alias pointing to it but the one made here, so an initial canonical
+    // alias may name only that one (spec: m.room.canonical_alias; Synapse checks it the same way).
+    const initialAlias = initialState.find((s) => s.type === 'm.room.canonical_alias' && s.state_key === '');
+    if (initialAlias) {
+      for (const a of addedCanonicalAliases(initialAlias.content, undefined)) {
+        if (a !== alias) throw new MatrixError(400, 'M_BAD_ALIAS', `Room alias ${a} does not point to this room`);
+      }
+    }
     const creationContent = (body.creation_content as JsonObject | undefined) ?? {};
     const additional = creationContent.additional_creators;
     if (version.privilegedCreators && additional !== undefined && (!Array.isArray(additional) || !additional.every((u) => typeof u === 'string' && isValidUserId(u)))) {
@@ -72,7 +88,18 @@ export class CreateRoomService {
 
     const roomId = version.privilegedCreators ? undefined : `!${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}:${deps.serverName}`;
     const { roomId: createdId } = await deps.creator.createRoom(roomId, versionId, async (w) => {
-      const append = (d: Omit<EventDraft, 'sender'> & { sender?: string }) => w.append({ sender, ...d });
+      const append = async (d: Omit<EventDraft, 'sender'> & { sender?: string }) => {
+        try {
+          return await w.append({ sender, ...d });
+        } catch (err) {
+          // spec: createRoom 400 — initial state the auth rules refuse (e.g. power levels that
+          // leave the creator unable to send the name) is M_INVALID_ROOM_STATE, not a 403.
+          if (err instanceof MatrixError && err.status === 403) {
+            throw new MatrixError(400, 'M_INVALID_ROOM_STATE', `The initial state is invalid: ${d.type}${d.state_key ? ` (${d.state_key})` : ''}: ${err.message}`);
+          }
+          throw err;
+        }
+      };
       const createContent: JsonObject = { ...creationContent, room_version: versionId };
       if (!version.implicitRoomCreator) createContent.creator = sender;
       else delete createContent.creator;
@@ -101,7 +128,9 @@ export class CreateRoomService {
           'm.room.history_visibility': 100,
           'm.room.canonical_alias': 50,
           'm.room.avatar': 50,
-          'm.room.tombstone': 100,
+          // spec: createRoom step 3: from v12 the tombstone needs more than state_default (and
+          // 100), so only creators can upgrade.
+          'm.room.tombstone': version.privilegedCreators ? 150 : 100,
           'm.room.server_acl': 100,
           'm.room.encryption': 100,
         },
@@ -115,11 +144,12 @@ export class CreateRoomService {
         notifications: { room: 50 },
       };
       const override = body.power_level_content_override as JsonObject | undefined;
-      const initialPl = initialState.find((s) => s.type === 'm.room.power_levels');
+      const initialPl = initialState.find((s) => s.type === 'm.room.power_levels' && s.state_key === '');
       const plContent = initialPl ? initialPl.content : { ...powerLevels, ...(override ?? {}) };
       await append({ type: 'm.room.power_levels', state_key: '', content: plContent });
 
-      if (alias) await append({ type: 'm.room.canonical_alias', state_key: '', content: { alias } });
+      // An initial_state canonical alias takes the generated one's place (as Synapse does).
+      if (alias && !initialAlias) await append({ type: 'm.room.canonical_alias', state_key: '', content: { alias } });
 
       const presetState: { type: string; state_key: string; content: JsonObject }[] = [
         { type: 'm.room.join_rules', state_key: '', content: { join_rule: preset.joinRule } },
@@ -130,7 +160,7 @@ export class CreateRoomService {
       const initialKeys = new Set(initialState.map((s) => `${s.type}\u0000${s.state_key}`));
       for (const s of presetState) if (!initialKeys.has(`${s.type}\u0000${s.state_key}`)) await append(s);
       for (const s of initialState) {
-        if (s.type === 'm.room.power_levels') continue;
+        if (s === initialPl) continue; // sent as step 3's power levels, as Synapse does
         if (s.type === 'm.room.create' || (s.type === 'm.room.member')) {
           throw new MatrixError(400, 'M_BAD_JSON', `initial_state may not contain ${s.type}`);
         }
@@ -138,7 +168,9 @@ export class CreateRoomService {
       }
       if (typeof body.name === 'string') await append({ type: 'm.room.name', state_key: '', content: { name: body.name } });
       if (typeof body.topic === 'string') {
-        await append({ type: 'm.room.topic', state_key: '', content: { topic: body.topic, 'm.topic': [{ body: body.topic, mimetype: 'text/plain' }] } });
+        // spec: m.room.topic (v1.15): `m.topic` is a TopicContentBlock, its text under `m.text`.
+        const text = [{ body: body.topic, mimetype: 'text/plain' }];
+        await append({ type: 'm.room.topic', state_key: '', content: { topic: body.topic, 'm.topic': { 'm.text': text } } });
       }
       for (const invitee of invites) {
         const content: JsonObject = { membership: 'invite' };
@@ -148,7 +180,10 @@ export class CreateRoomService {
         if (inviteeProfile?.avatar_url) content.avatar_url = inviteeProfile.avatar_url;
         await append({ type: 'm.room.member', state_key: invitee, content });
       }
-      if (alias) await deps.storage.aliases.insert(w.tx, alias, w.roomId!, sender);
+      // The alias was free when checked above; another request may have taken it since.
+      if (alias && !(await deps.storage.aliases.insert(w.tx, alias, w.roomId!, sender))) {
+        throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
+      }
       if (visibility === 'public') await deps.storage.aliases.setPublic(w.tx, w.roomId!, true);
     });
     return alias ? { room_id: createdId, room_alias: alias } : { room_id: createdId };

@@ -5,6 +5,7 @@
  */
 import type { Storage } from '../../storage/index.js';
 import { stateKeyOf, type JsonObject, type RoomEvent } from '../../matrix/types.js';
+import { canonicalJson } from '../../matrix/canonical-json.js';
 import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../../matrix/ids.js';
 import { powerLevelsFromState, userPowerLevel } from '../../matrix/power-levels.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
@@ -48,6 +49,7 @@ export class MembershipService {
   }
 
   async join(requester: Requester, roomIdOrAlias: string, reason?: string): Promise<string> {
+    refuseIfSuspended(requester, 'join');
     const roomId = await this.resolveRoom(roomIdOrAlias);
     await this.ensureRoom(roomId);
     const userId = requester.userId;
@@ -66,8 +68,9 @@ export class MembershipService {
       const authoriser = await this.restrictedJoinAuthoriser(w, userId, current);
       if (authoriser) content.join_authorised_via_users_server = authoriser;
       await w.append({ type: 'm.room.member', state_key: userId, sender: userId, content });
+      // Joining again undoes /forget, in the join's own commit.
+      await this.storage.memberships.unforget(userId, roomId, w.tx);
     });
-    await this.storage.db.query('DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2', [userId, roomId]);
     return roomId;
   }
 
@@ -96,14 +99,11 @@ export class MembershipService {
     if (!allowed) throw forbidden('You are not a member of any room that this restricted room allows to join');
     const state = await w.stateEvents([stateKeyOf('m.room.create', ''), stateKeyOf('m.room.power_levels', '')]);
     const levels = powerLevelsFromState(state, v);
-    // userPowerLevel, not the users map: v12 creators have unlimited power without appearing in it.
-    const members = await this.storage.db.query<{ state_key: string }>(
-      `SELECT state_key FROM current_state WHERE room_id = $1 AND type = 'm.room.member' AND membership = 'join'`,
-      [w.roomId],
-    );
-    // Only this server can sign for its own users.
-    const candidates = members.rows
-      .map((r) => r.state_key)
+    // Read in the writer's transaction: the members as of the room's lock, not a pool snapshot.
+    const members = await this.storage.memberships.joinedMembers(w.roomId!, w.tx);
+    // Only this server can sign for its own users. userPowerLevel, not the users map: v12
+    // creators have unlimited power without appearing in it.
+    const candidates = members
       .filter((u) => u.endsWith(`:${this.serverName}`))
       .map((u) => ({ u, level: userPowerLevel(u, state, v) }))
       .filter((c) => c.level >= levels.invite)
@@ -113,6 +113,7 @@ export class MembershipService {
   }
 
   async knock(requester: Requester, roomIdOrAlias: string, reason?: string): Promise<string> {
+    refuseIfSuspended(requester, 'knock');
     const roomId = await this.resolveRoom(roomIdOrAlias);
     await this.ensureRoom(roomId);
     const profile = await this.profileContent(requester.userId);
@@ -129,6 +130,8 @@ export class MembershipService {
   async change(requester: Requester, roomId: string, action: MembershipAction, target: string, reason?: string, extra: JsonObject = {}): Promise<void> {
     if (!isValidUserId(target)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid user ID ${target}`);
     if (!isValidRoomId(roomId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room ID ${roomId}`);
+    // Leaving is the one membership change a suspended account may still make.
+    if (action !== 'leave') refuseIfSuspended(requester, action);
     await this.ensureRoom(roomId);
     const membership = action === 'kick' || action === 'unban' ? 'leave' : action;
     const profile = action === 'invite' ? await this.profileContent(target) : {};
@@ -142,6 +145,9 @@ export class MembershipService {
       if (action === 'unban' && was !== 'ban') throw forbidden(`${target} is not banned`);
       const content: JsonObject = { membership, ...profile, ...extra };
       if (reason !== undefined) content.reason = reason;
+      // A repeated request (the same sender, membership and content) is answered by the event it
+      // made the first time, as Synapse does: a client retrying an invite or ban adds nothing.
+      if (current && current.sender === requester.userId && canonicalJson(current.content) === canonicalJson(content)) return;
       await w.append({ type: 'm.room.member', state_key: target, sender: requester.userId, content });
     });
   }
@@ -152,16 +158,12 @@ export class MembershipService {
     if (membership === 'join' || membership === 'invite' || membership === 'knock') {
       throw new MatrixError(400, 'M_UNKNOWN', 'You must leave the room before forgetting it');
     }
-    await this.storage.db.query('INSERT INTO room_forgotten (user_id, room_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [requester.userId, roomId]);
+    await this.storage.memberships.forget(requester.userId, roomId);
   }
 
   /** Rooms the user is joined to, from current state. */
   async joinedRooms(userId: string): Promise<string[]> {
-    const { rows } = await this.storage.db.query<{ room_id: string }>(
-      `SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = $1 AND membership = 'join' ORDER BY room_id`,
-      [userId],
-    );
-    return rows.map((r) => r.room_id);
+    return this.storage.memberships.joinedRooms(userId);
   }
 
   /** A profile change reaches every room the user is joined to, as a new join event (as Synapse does). */
@@ -183,6 +185,14 @@ export class MembershipService {
         .catch(() => undefined); // a room that refuses the update keeps the old profile
     }
   }
+}
+
+/**
+ * spec: Client-Server API "Account suspension" (v1.13): a suspended account may leave rooms but
+ * not join, knock or change others' membership — 403 M_USER_SUSPENDED (as Synapse answers).
+ */
+export function refuseIfSuspended(requester: Requester, action: string): void {
+  if (requester.suspended) throw new MatrixError(403, 'M_USER_SUSPENDED', `Cannot ${action} while the account is suspended`);
 }
 
 function sameProfile(content: JsonObject, profile: JsonObject): boolean {
