@@ -1,6 +1,6 @@
 /**
  * Batched timeline reads for /sync: the latest events of many rooms in one query, so the number
- * of queries does not grow with the number of rooms.
+ * of queries does not grow with the number of rooms. Also timestamp_to_event's walk in batches.
  */
 import type { Queryable } from './database.js';
 import { EVENT_COLUMNS, eventFilterConditions, rowToStoredEvent, type EventDbRow, type EventSqlFilter, type StoredEvent } from './events.js';
@@ -78,6 +78,47 @@ export class TimelineStore {
       [roomIds, userId, since, upTo],
     );
     return new Set(rows.map((r) => r.room_id));
+  }
+
+  /**
+   * spec: GET /rooms/{roomId}/timestamp_to_event: a room's events from a timestamp outwards, in
+   * (origin_server_ts, stream_ordering) order: dir 'f' at or after `ts`, 'b' at or before it,
+   * continuing strictly past `after` (the last event of the previous batch) when given.
+   */
+  async eventsFromTimestamp(q: {
+    roomId: string;
+    ts: number;
+    dir: 'f' | 'b';
+    after?: { ts: number; stream: number };
+    maxStream: number;
+    limit: number;
+  }): Promise<StoredEvent[]> {
+    const forward = q.dir === 'f';
+    const params: unknown[] = [q.roomId, q.ts, q.maxStream, q.limit];
+    const conds = [
+      'e.room_id = $1',
+      forward ? 'e.origin_server_ts >= $2' : 'e.origin_server_ts <= $2',
+      'e.stream_ordering <= $3',
+      'NOT e.outlier',
+      'e.rejected_reason IS NULL',
+    ];
+    if (q.after) {
+      params.push(q.after.ts, q.after.stream);
+      conds.push(`(e.origin_server_ts, e.stream_ordering) ${forward ? '>' : '<'} ($5, $6)`);
+    }
+    const order = forward ? 'ASC' : 'DESC';
+    const { rows } = await this.db.query<EventDbRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id WHERE ${conds.join(' AND ')}
+       ORDER BY e.origin_server_ts ${order}, e.stream_ordering ${order} LIMIT $4`,
+      params,
+    );
+    return rows.map(rowToStoredEvent);
+  }
+
+  /** Whether the user forgot the room (spec: POST /rooms/{roomId}/forget), which ends their reading of it. */
+  async hasForgotten(userId: string, roomId: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('SELECT 1 FROM room_forgotten WHERE user_id = $1 AND room_id = $2', [userId, roomId]);
+    return (rowCount ?? 0) > 0;
   }
 
   /** Rooms among `roomIds` with events in (since, upTo]. */

@@ -104,10 +104,11 @@ describe('rooms: RoomEventFilter', () => {
     it('parses JSON text', () => {
       expect(parseRoomEventFilterParam('{"lazy_load_members":true}').lazyLoadMembers).to.equal(true);
     });
-    it('refuses text that is not JSON, and bad fields, with M_INVALID_PARAM', () => {
-      expect(refusal(() => parseRoomEventFilterParam('{nope')).errcode).to.equal('M_INVALID_PARAM');
+    it('refuses text that is not JSON with M_NOT_JSON, and bad fields with M_BAD_JSON (as Synapse)', () => {
+      expect(refusal(() => parseRoomEventFilterParam('{nope')).errcode).to.equal('M_NOT_JSON');
+      expect(refusal(() => parseRoomEventFilterParam('[1]')).errcode).to.equal('M_BAD_JSON');
       const err = refusal(() => parseRoomEventFilterParam('{"types":"x"}'));
-      expect(err.errcode).to.equal('M_INVALID_PARAM');
+      expect(err.errcode).to.equal('M_BAD_JSON');
       expect(err.message).to.include('filter.types');
     });
   });

@@ -8,9 +8,12 @@ import { invalidParam, missingParam } from '../../errors.js';
 import { parseRoomEventFilterParam } from '../../services/rooms/event-filter.js';
 import { DEFAULT_MESSAGES_LIMIT, MAX_MESSAGES_LIMIT } from '../../services/rooms/pagination.js';
 
-/** A non-negative integer query parameter, capped; absent means `fallback`. */
-function limitParam(value: string | undefined, fallback: number, max: number, name = 'limit'): number {
-  if (value === undefined || value === '') return fallback;
+/**
+ * A non-negative integer query parameter, capped; absent means `fallback` (a filter's own limit,
+ * which is capped the same way: a filter must not page a whole room into one response).
+ */
+export function limitParam(value: string | undefined, fallback: number, max: number, name = 'limit'): number {
+  if (value === undefined || value === '') return Math.min(fallback, max);
   if (!/^\d{1,16}$/.test(value)) throw invalidParam(`${name} must be a non-negative integer`);
   return Math.min(Number(value), max);
 }
@@ -45,7 +48,9 @@ export function registerRoomReadRoutes(r: ApiRouter, s: Services): void {
   r.client('GET', '/rooms/:roomId/members', { auth: 'required', allowGuests: true }, ({ requester, params, query }) =>
     reads().getMembers(requester, params.roomId!, { at: query.at || undefined, membership: query.membership, notMembership: query.not_membership }),
   );
-  r.client('GET', '/rooms/:roomId/joined_members', { auth: 'required', allowGuests: true }, ({ requester, params }) =>
+  // spec: Client-Server API §"Guest Access" lists /members for guests, not /joined_members (nor
+  // timestamp_to_event); Synapse refuses guests both.
+  r.client('GET', '/rooms/:roomId/joined_members', { auth: 'required' }, ({ requester, params }) =>
     reads().getJoinedMembers(requester, params.roomId!),
   );
 
@@ -67,7 +72,7 @@ export function registerRoomReadRoutes(r: ApiRouter, s: Services): void {
     return s.rooms.pagination.context(requester, params.roomId!, params.eventId!, limit, filter);
   });
 
-  r.add('GET', ['/_matrix/client/v1/rooms/:roomId/timestamp_to_event'], { auth: 'required', allowGuests: true }, ({ requester, params, query }) => {
+  r.add('GET', ['/_matrix/client/v1/rooms/:roomId/timestamp_to_event'], { auth: 'required' }, ({ requester, params, query }) => {
     if (query.ts === undefined || query.ts === '') throw missingParam("Missing 'ts' parameter");
     if (!/^-?\d{1,16}$/.test(query.ts)) throw invalidParam("'ts' must be an integer");
     const dir = dirParam(query.dir);

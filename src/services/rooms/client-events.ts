@@ -6,7 +6,11 @@
 import type { StoredEvent } from '../../storage/events.js';
 import type { JsonObject, RoomEvent } from '../../matrix/types.js';
 import { getRoomVersion } from '../../matrix/room-versions.js';
-import { redactEventForClient } from '../../matrix/redaction.js';
+import { redactEvent, redactEventForClient } from '../../matrix/redaction.js';
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 export interface ClientEventOptions {
   now: number;
@@ -16,6 +20,10 @@ export interface ClientEventOptions {
   transactionId?: string;
   /** /sync omits room_id inside rooms (ClientEventWithoutRoomID). */
   omitRoomId?: boolean;
+  /** The state event this one replaced (unsigned.replaces_state) has since been redacted. */
+  replacedRedacted?: boolean;
+  /** The requesting user's membership at the event (spec v1.11: unsigned.membership). */
+  membership?: string;
 }
 
 export function toClientEvent(stored: StoredEvent, opts: ClientEventOptions): JsonObject {
@@ -38,13 +46,18 @@ export function toClientEvent(stored: StoredEvent, opts: ClientEventOptions): Js
   }
   const unsigned: JsonObject = { age: Math.max(0, opts.now - ev.origin_server_ts) };
   if (stored.unsigned) Object.assign(unsigned, stored.unsigned);
+  // prev_content was copied when this event was stored; a later redaction of the event it
+  // replaced must reach it too, or the redacted content stays readable here.
+  if (opts.replacedRedacted && isObject(unsigned.prev_content)) {
+    unsigned.prev_content = redactEvent({ type: ev.type, content: unsigned.prev_content }, version).content as JsonObject;
+  }
   if (opts.transactionId) unsigned.transaction_id = opts.transactionId;
+  if (opts.membership) unsigned.membership = opts.membership;
   out.unsigned = unsigned;
   if (opts.redactedBy) {
     const because = toClientEvent(opts.redactedBy, { now: opts.now, omitRoomId: opts.omitRoomId });
-    const redacted = redactEventForClient({ ...out, unsigned }, version, because) as JsonObject;
-    // Membership and prev_content of a redacted event are not the sender's to hide from clients.
-    return redacted;
+    // unsigned.membership survives (it is the reader's, not the sender's content).
+    return redactEventForClient({ ...out, unsigned }, version, because) as JsonObject;
   }
   return out;
 }

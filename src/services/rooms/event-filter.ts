@@ -92,7 +92,9 @@ export function parseRoomEventFilter(json: unknown, options: { errcode?: FilterE
 
 /**
  * Reads the `filter` query parameter of /messages and /context: JSON text (URL-decoded by the
- * HTTP layer). Absent or empty means no filter.
+ * HTTP layer). Absent or empty means no filter. Text that is not JSON is 400 M_NOT_JSON and a
+ * filter with bad fields 400 M_BAD_JSON: what Synapse answers, and what /sync's inline filter
+ * answers here too.
  */
 export function parseRoomEventFilterParam(text: string | undefined, name = 'filter'): RoomEventFilter {
   if (text === undefined || text === '') return emptyRoomEventFilter();
@@ -100,9 +102,9 @@ export function parseRoomEventFilterParam(text: string | undefined, name = 'filt
   try {
     json = JSON.parse(text);
   } catch {
-    throw new MatrixError(400, 'M_INVALID_PARAM', `'${name}' is not valid JSON`);
+    throw new MatrixError(400, 'M_NOT_JSON', `Query parameter '${name}' must be a valid JSON object`);
   }
-  return parseRoomEventFilter(json, { errcode: 'M_INVALID_PARAM', where: name });
+  return parseRoomEventFilter(json, { errcode: 'M_BAD_JSON', where: name });
 }
 
 /** spec: a `*` in types and not_types matches any sequence of characters. */

@@ -7,10 +7,10 @@ import type { Storage } from '../../storage/index.js';
 import type { PageQuery, StoredEvent } from '../../storage/events.js';
 import type { StreamIdGenerator } from '../../streams/id-generator.js';
 import { splitStateKey, stateKeyOf, type JsonObject, type StateIdMap } from '../../matrix/types.js';
-import { notFound } from '../../errors.js';
+import { forbidden, notFound } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import type { RoomStateService } from './room-state.js';
-import { positionOf, type RoomAccess, type VisibilityService } from './visibility.js';
+import { positionOf, type VisibilityService } from './visibility.js';
 import { filterAllowsRoom, matchesFilter, type RoomEventFilter } from './event-filter.js';
 import {
   comparePositions,
@@ -20,7 +20,7 @@ import {
   tokenBefore,
   type TimelinePosition,
 } from './pagination-token.js';
-import { checkRoomId, clientEventsOf, type AggregationSource } from './room-reads.js';
+import { checkRoomId, clientEventsOf, notIgnoredBy, type AggregationSource } from './room-reads.js';
 
 export const DEFAULT_MESSAGES_LIMIT = 10;
 export const MAX_MESSAGES_LIMIT = 1000;
@@ -73,19 +73,6 @@ export class RoomPaginationService {
     return this.deps.storage;
   }
 
-  /**
-   * spec: Client-Server API §"Ignoring Users": events of ignored users are not sent, except
-   * state events. Returns a predicate over the events of a timeline page.
-   */
-  private async notIgnored(userId: string): Promise<(e: StoredEvent) => boolean> {
-    const content = await this.storage.accountData.get(userId, '', 'm.ignored_user_list');
-    const map = content?.ignored_users;
-    if (!map || typeof map !== 'object' || Array.isArray(map)) return () => true;
-    const ignored = new Set(Object.keys(map));
-    if (!ignored.size) return () => true;
-    return (e) => e.event.state_key !== undefined || !ignored.has(e.event.sender);
-  }
-
   /** The gap a token names, and the highest stream position the page may include. */
   private async resolveToken(roomId: string, token: string, name: string, dir: 'b' | 'f'): Promise<{ position: TimelinePosition; maxStream?: number }> {
     const parsed = parseRoomToken(token, name);
@@ -125,8 +112,9 @@ export class RoomPaginationService {
     }
     if (q.limit === 0 || !filterAllowsRoom(q.filter, roomId)) return q.limit === 0 ? { chunk: [], start, end: start } : { chunk: [], start };
 
-    const shown = await this.notIgnored(requester.userId);
+    const shown = await notIgnoredBy(this.storage, requester.userId);
     const chunk: StoredEvent[] = [];
+    const memberships = new Map<string, string>();
     const stateBefore = new Map<number, StateIdMap>();
     let last: StoredEvent | undefined;
     let exhausted = false;
@@ -144,7 +132,8 @@ export class RoomPaginationService {
       });
       exhausted = rows.length < q.limit;
       for (const [g, ids] of await this.deps.visibility.stateBefore(rows)) stateBefore.set(g, ids);
-      const visible = new Set(await this.deps.visibility.visibleEvents(access, rows, stateBefore));
+      const candidates = await this.withoutRedactedUrls(rows, q.filter);
+      const visible = new Set(await this.deps.visibility.visibleEvents(access, candidates, stateBefore, memberships));
       for (let i = 0; i < rows.length; i++) {
         last = rows[i]!;
         if (visible.has(last) && shown(last)) chunk.push(last);
@@ -155,10 +144,28 @@ export class RoomPaginationService {
       }
       if (!rows.length) exhausted = true;
     }
-    const response: MessagesResponse = { chunk: await clientEventsOf(this.storage, chunk, this.deps.now(), requester, this.aggregations), start };
-    if (!exhausted && last) response.end = q.dir === 'b' ? tokenBefore(positionOf(last)) : tokenAfter(positionOf(last));
+    const response: MessagesResponse = {
+      chunk: await clientEventsOf(this.storage, chunk, this.deps.now(), requester, this.aggregations, { memberships }),
+      start,
+    };
+    // spec: `end` is omitted when no further events are available. Backwards that is the start of
+    // the room, which never moves. Forwards the live end does: new events arrive after it, so a
+    // page that read any events ends with a token to resume from (as Synapse does); only a page
+    // that found nothing at all has none.
+    if (last && (!exhausted || q.dir === 'f')) response.end = q.dir === 'b' ? tokenBefore(positionOf(last)) : tokenAfter(positionOf(last));
     if (q.filter.lazyLoadMembers) response.state = await this.lazyMembers(chunk, stateBefore, requester);
     return response;
+  }
+
+  /**
+   * contains_url is a column set when the event was stored; a redacted event has lost its url, so
+   * it no longer matches contains_url: true (Synapse filters the redacted form too — Element's
+   * file panel must not list deleted files).
+   */
+  private async withoutRedactedUrls(rows: StoredEvent[], filter: RoomEventFilter): Promise<StoredEvent[]> {
+    if (filter.containsUrl !== true || !rows.length) return rows;
+    const redacted = await this.storage.events.redactionsOf(rows.map((e) => e.event.event_id));
+    return redacted.size ? rows.filter((e) => !redacted.has(e.event.event_id)) : rows;
   }
 
   /**
@@ -189,18 +196,24 @@ export class RoomPaginationService {
     const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: true });
     const stored = await this.storage.events.getEvent(eventId);
     if (!stored || stored.event.room_id !== roomId || stored.rejected || stored.outlier) throw notFound('Event not found');
-    if (!(await this.deps.visibility.isVisible(access, stored))) throw notFound('Event not found');
+    const memberships = new Map<string, string>();
+    // An event that exists but is hidden by history visibility is 403, as in Synapse: Element tells
+    // "you do not have permission to view the message" (M_FORBIDDEN) from "unable to find it".
+    const shown = await notIgnoredBy(this.storage, requester.userId);
+    if (!(await this.deps.visibility.visibleEvents(access, [stored], undefined, memberships)).length || !shown(stored)) {
+      throw forbidden("You don't have permission to access that event");
+    }
 
     const beforeLimit = Math.floor(limit / 2);
     const afterLimit = limit - beforeLimit;
     const at = positionOf(stored);
     const maxStream = this.deps.positions.current();
     const roomAllowed = filterAllowsRoom(filter, roomId);
-    const shown = await this.notIgnored(requester.userId);
     const page = async (dir: 'b' | 'f', n: number): Promise<{ rows: StoredEvent[]; visible: StoredEvent[] }> => {
       if (n === 0 || !roomAllowed) return { rows: [], visible: [] };
       const rows = await this.storage.events.paginate({ roomId, dir, from: at, limit: n, maxStream, ...filterColumns(filter) });
-      return { rows, visible: (await this.visibleOf(access, rows)).filter(shown) };
+      const candidates = await this.withoutRedactedUrls(rows, filter);
+      return { rows, visible: (await this.deps.visibility.visibleEvents(access, candidates, undefined, memberships)).filter(shown) };
     };
     const [before, after] = await Promise.all([page('b', beforeLimit), page('f', afterLimit)]);
     const oldest = before.rows[before.rows.length - 1] ?? stored;
@@ -222,9 +235,9 @@ export class RoomPaginationService {
 
     const now = this.deps.now();
     const [event, eventsBefore, eventsAfter, stateEvents] = await Promise.all([
-      clientEventsOf(this.storage, [stored], now, requester, this.aggregations),
-      clientEventsOf(this.storage, before.visible, now, requester, this.aggregations),
-      clientEventsOf(this.storage, after.visible, now, requester, this.aggregations),
+      clientEventsOf(this.storage, [stored], now, requester, this.aggregations, { memberships }),
+      clientEventsOf(this.storage, before.visible, now, requester, this.aggregations, { memberships }),
+      clientEventsOf(this.storage, after.visible, now, requester, this.aggregations, { memberships }),
       clientEventsOf(this.storage, state, now, requester),
     ]);
     return {
@@ -235,9 +248,5 @@ export class RoomPaginationService {
       end: tokenAfter(positionOf(newest)),
       state: stateEvents,
     };
-  }
-
-  private async visibleOf(access: RoomAccess, rows: StoredEvent[]): Promise<StoredEvent[]> {
-    return this.deps.visibility.visibleEvents(access, rows);
   }
 }

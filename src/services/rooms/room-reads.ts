@@ -8,12 +8,12 @@ import type { StoredEvent } from '../../storage/events.js';
 import type { StreamIdGenerator } from '../../streams/id-generator.js';
 import { splitStateKey, stateKeyOf, type JsonObject, type StateIdMap } from '../../matrix/types.js';
 import { isValidRoomId } from '../../matrix/ids.js';
-import { MatrixError, invalidParam, notFound } from '../../errors.js';
+import { MatrixError, forbidden, invalidParam, notFound } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import type { RoomStateService } from './room-state.js';
 import { toClientEvent } from './client-events.js';
 import { positionOf, type RoomAccess, type VisibilityService } from './visibility.js';
-import { comparePositions, parseRoomToken, type TimelinePosition } from './pagination-token.js';
+import { comparePositions, parseRoomToken, type RoomToken, type TimelinePosition } from './pagination-token.js';
 
 export interface RoomReadDeps {
   storage: Storage;
@@ -24,6 +24,9 @@ export interface RoomReadDeps {
 }
 
 const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'];
+/** timestamp_to_event reads candidates this many at a time, at most this many times. */
+const TIMESTAMP_BATCH = 100;
+const MAX_TIMESTAMP_BATCHES = 20;
 
 /**
  * Server-side aggregations of child events (spec: Client-Server API §"Aggregations of child
@@ -31,6 +34,12 @@ const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'];
  */
 export interface AggregationSource {
   bundle(userId: string, events: StoredEvent[]): Promise<Map<string, JsonObject>>;
+}
+
+/** What clientEventsOf adds for one reader beyond the events themselves. */
+export interface ClientEventsExtra {
+  /** The reader's membership at each event (spec v1.11: unsigned.membership), by event ID. */
+  memberships?: Map<string, string>;
 }
 
 /**
@@ -44,19 +53,33 @@ export async function clientEventsOf(
   now: number,
   requester?: Requester,
   aggregations?: AggregationSource,
+  extra: ClientEventsExtra = {},
 ): Promise<JsonObject[]> {
   if (!events.length) return [];
-  const redactions = await storage.events.redactionsOf(events.map((e) => e.event.event_id));
-  const redactionEvents = redactions.size ? await storage.events.getEvents(redactions.values()) : new Map<string, StoredEvent>();
+  // The events, and the state events they replaced: a redaction of either changes what is served.
+  const replaced = events.map((e) => (e.unsigned?.prev_content !== undefined ? e.unsigned?.replaces_state : undefined));
+  const ids = [...new Set([...events.map((e) => e.event.event_id), ...replaced.filter((id): id is string => typeof id === 'string')])];
+  const redactions = await storage.events.redactionsOf(ids);
+  const redactionEvents = redactions.size
+    ? await storage.events.getEvents(events.map((e) => redactions.get(e.event.event_id)).filter((id): id is string => !!id))
+    : new Map<string, StoredEvent>();
   let transactionIds = new Map<string, string>();
   const own = requester ? events.filter((e) => e.event.sender === requester.userId).map((e) => e.event.event_id) : [];
   if (requester && own.length) {
     // The same device key the send path records (tokens without a device use the token).
     transactionIds = await storage.events.transactionIdsOf(requester.userId, requester.deviceId ?? `token:${requester.tokenId}`, own);
   }
-  const out = events.map((e) => {
-    const by = redactions.get(e.event.event_id);
-    return toClientEvent(e, { now, redactedBy: by ? redactionEvents.get(by) : undefined, transactionId: transactionIds.get(e.event.event_id) });
+  const out = events.map((e, i) => {
+    const id = e.event.event_id;
+    const by = redactions.get(id);
+    const previous = replaced[i];
+    return toClientEvent(e, {
+      now,
+      redactedBy: by ? redactionEvents.get(by) : undefined,
+      transactionId: transactionIds.get(id),
+      replacedRedacted: typeof previous === 'string' && redactions.has(previous),
+      membership: extra.memberships?.get(id),
+    });
   });
   if (aggregations && requester) {
     // Redacted events carry no aggregations (their relations are gone with their content).
@@ -69,6 +92,19 @@ export async function clientEventsOf(
     }
   }
   return out;
+}
+
+/**
+ * spec: Client-Server API §"Ignoring Users": "the client will no longer receive events sent by
+ * that user, with the exception of state events". A predicate over the events a read returns.
+ */
+export async function notIgnoredBy(storage: Storage, userId: string): Promise<(e: StoredEvent) => boolean> {
+  const content = await storage.accountData.get(userId, '', 'm.ignored_user_list');
+  const map = content?.ignored_users;
+  if (!map || typeof map !== 'object' || Array.isArray(map)) return () => true;
+  const ignored = new Set(Object.keys(map));
+  if (!ignored.size) return () => true;
+  return (e) => e.event.state_key !== undefined || !ignored.has(e.event.sender);
 }
 
 export function checkRoomId(roomId: string): void {
@@ -109,8 +145,11 @@ export class RoomReadService {
     if (!stored || stored.event.room_id !== roomId || stored.rejected || stored.outlier) throw missing();
     const access = await this.deps.visibility.roomAccess(roomId, requester.userId);
     if (!access) throw missing();
-    if (!(await this.deps.visibility.isVisible(access, stored))) throw missing();
-    return (await clientEventsOf(this.storage, [stored], this.deps.now(), requester, this.aggregations))[0]!;
+    const memberships = new Map<string, string>();
+    if (!(await this.deps.visibility.visibleEvents(access, [stored], undefined, memberships)).length) throw missing();
+    // An ignored user's message is not served here either (Synapse: 404).
+    if (!(await notIgnoredBy(this.storage, requester.userId))(stored)) throw missing();
+    return (await clientEventsOf(this.storage, [stored], this.deps.now(), requester, this.aggregations, { memberships }))[0]!;
   }
 
   /** GET /rooms/{roomId}/state */
@@ -147,23 +186,11 @@ export class RoomReadService {
     const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: true });
     let ids: StateIdMap;
     if (at) {
-      const maxStream = this.deps.positions.current();
-      let position: TimelinePosition;
-      let bound = maxStream;
-      if (at.kind === 'topological') position = { topo: at.topo, stream: at.stream };
-      else {
-        bound = Math.min(maxStream, at.stream);
-        position = await this.storage.events.positionAtStream(roomId, bound);
-      }
-      if (access.departedAt && comparePositions(positionOf(access.departedAt), position) < 0) position = positionOf(access.departedAt);
-      const [last] = await this.storage.events.paginate({
-        roomId,
-        dir: 'b',
-        from: { topo: position.topo, stream: position.stream + 1 },
-        limit: 1,
-        maxStream: bound,
-      });
-      ids = last ? await this.deps.roomState.stateIdsAt(last, 'after') : new Map();
+      const last = await this.lastEventAt(roomId, at, access);
+      // Synapse's answers: no event at that point is 404; a point the user could not see is 403.
+      if (!last) throw notFound(`No event in the room at '${query.at}'`);
+      if (!(await this.deps.visibility.isVisible(access, last))) throw forbidden('You may not see the members of the room at that point');
+      ids = await this.deps.roomState.stateIdsAt(last, 'after');
     } else {
       ids = await this.readableStateIds(access);
     }
@@ -178,6 +205,21 @@ export class RoomReadService {
     };
     const chunk = members.filter((e) => keep(e.event.content.membership));
     return { chunk: await clientEventsOf(this.storage, chunk, this.deps.now(), requester) };
+  }
+
+  /** The last event at a token's point (for a former member, no later than their departure). */
+  private async lastEventAt(roomId: string, at: RoomToken, access: RoomAccess): Promise<StoredEvent | undefined> {
+    const maxStream = this.deps.positions.current();
+    let position: TimelinePosition;
+    let bound = maxStream;
+    if (at.kind === 'topological') position = { topo: at.topo, stream: at.stream };
+    else {
+      bound = Math.min(maxStream, at.stream);
+      position = await this.storage.events.positionAtStream(roomId, bound);
+    }
+    if (access.timelineEnd && comparePositions(positionOf(access.timelineEnd), position) < 0) position = positionOf(access.timelineEnd);
+    const [last] = await this.storage.events.paginate({ roomId, dir: 'b', from: { topo: position.topo, stream: position.stream + 1 }, limit: 1, maxStream: bound });
+    return last;
   }
 
   /** GET /rooms/{roomId}/joined_members: for members (and anyone, in a world_readable room). */
@@ -207,14 +249,20 @@ export class RoomReadService {
     const access = await this.deps.visibility.requireAccess(roomId, requester.userId, { allowDeparted: true });
     let maxStream = this.deps.positions.current();
     if (access.timelineEnd) maxStream = Math.min(maxStream, access.timelineEnd.streamOrdering);
-    let from = ts;
-    // Skip events the user may not see; give up after a bounded number of steps.
-    for (let step = 0; step < 50; step++) {
-      const found = await this.storage.events.closestToTimestamp(roomId, from, dir, maxStream);
-      if (!found) break;
-      const stored = await this.storage.events.getEvent(found.eventId);
-      if (stored && (await this.deps.visibility.isVisible(access, stored))) return { event_id: found.eventId, origin_server_ts: found.ts };
-      from = dir === 'f' ? found.ts + 1 : found.ts - 1;
+    // Walk outwards from ts in batches, skipping events the user may not see (a long stretch of
+    // them, e.g. everything before a 'joined' user's join, must not end the search), with events
+    // of the same timestamp each visited once. Bounded, so a huge hidden history costs at most
+    // MAX_TIMESTAMP_BATCHES queries.
+    let after: { ts: number; stream: number } | undefined;
+    for (let batch = 0; batch < MAX_TIMESTAMP_BATCHES; batch++) {
+      // The first batch is small: usually its first event is the answer.
+      const limit = batch === 0 ? 10 : TIMESTAMP_BATCH;
+      const events = await this.storage.timeline.eventsFromTimestamp({ roomId, ts, dir, after, maxStream, limit });
+      const [first] = await this.deps.visibility.visibleEvents(access, events);
+      if (first) return { event_id: first.event.event_id, origin_server_ts: first.event.origin_server_ts };
+      if (events.length < limit) break;
+      const last = events[events.length - 1]!;
+      after = { ts: last.event.origin_server_ts, stream: last.streamOrdering };
     }
     throw new MatrixError(404, 'M_NOT_FOUND', `Unable to find event from ${ts} in ${dir === 'f' ? 'forward' : 'backward'} direction`);
   }

@@ -95,6 +95,11 @@ export interface RoomAccess {
    * unset in a world_readable room, which anyone may read.
    */
   timelineEnd?: StoredEvent;
+  /**
+   * A former member who forgot the room. spec: POST /rooms/{roomId}/forget: "a user will no longer
+   * be able to retrieve history for this room", so they read it as someone who never joined.
+   */
+  forgotten?: boolean;
 }
 
 const HISTORY_VISIBILITY_KEY = stateKeyOf('m.room.history_visibility', '');
@@ -116,14 +121,12 @@ export class VisibilityService {
     const memberEvent = memberId ? loaded.get(memberId) : undefined;
     const visibility = historyVisibilityOf(hvId ? loaded.get(hvId)?.event.content : undefined);
     const membership = String(memberEvent?.event.content.membership ?? 'leave');
-    return {
-      roomId,
-      userId,
-      membership,
-      memberEvent,
-      visibility,
-      joinedUntil: await this.joinedUntil(memberEvent),
-    };
+    const joinedUntil = await this.joinedUntil(memberEvent);
+    // Only a departed member can have forgotten the room (forget needs leave or ban).
+    if (joinedUntil !== null && joinedUntil !== 'now' && (await this.storage.timeline.hasForgotten(userId, roomId))) {
+      return { roomId, userId, membership, memberEvent, visibility, joinedUntil: null, forgotten: true };
+    }
+    return { roomId, userId, membership, memberEvent, visibility, joinedUntil };
   }
 
   /**
@@ -135,6 +138,7 @@ export class VisibilityService {
     const access = await this.roomAccess(roomId, userId);
     if (!access) throw forbidden(`You aren't a member of the room ${roomId}`);
     if (access.membership === 'join') return access;
+    // joinedUntil is null for one who never joined, and for one who forgot the room.
     const departed = (access.membership === 'leave' || access.membership === 'ban') && access.joinedUntil !== null;
     if (options.allowDeparted && departed) {
       // A world_readable room is open to everyone anyway: its timeline need not stop at the departure.
@@ -170,8 +174,17 @@ export class VisibilityService {
     return groups;
   }
 
-  /** The IDs of the events the user may see, keeping `events`' order. */
-  async visibleEvents(access: RoomAccess, events: StoredEvent[], stateBefore?: Map<number, StateIdMap>): Promise<StoredEvent[]> {
+  /**
+   * The events the user may see, keeping `events`' order. When `memberships` is given it receives,
+   * for each visible event, the user's membership at it (spec: ClientEvent unsigned.membership:
+   * "including any changes caused by the event", 'leave' when the user had none).
+   */
+  async visibleEvents(
+    access: RoomAccess,
+    events: StoredEvent[],
+    stateBefore?: Map<number, StateIdMap>,
+    memberships?: Map<string, string>,
+  ): Promise<StoredEvent[]> {
     if (!events.length) return [];
     const groups = stateBefore ?? (await this.stateBefore(events));
     const memberKey = stateKeyOf('m.room.member', access.userId);
@@ -207,7 +220,15 @@ export class VisibilityService {
       if (ev.type === 'm.room.member' && ev.state_key === access.userId && typeof ev.content.membership === 'string') {
         facts.membershipAfter = ev.content.membership;
       }
-      return isEventVisible(facts);
+      const membershipAt = facts.membershipAfter ?? facts.membership ?? 'leave';
+      // A user who forgot the room reads it like one who never was in it: world_readable only.
+      if (access.forgotten) {
+        facts.membership = undefined;
+        delete facts.membershipAfter;
+      }
+      const visible = isEventVisible(facts);
+      if (visible) memberships?.set(ev.event_id, membershipAt);
+      return visible;
     });
   }
 
