@@ -310,22 +310,10 @@ export class EventStore {
   async positionAtStream(roomId: string, stream: number): Promise<{ topo: number; stream: number }> {
     const { rows } = await this.db.query<{ t: number; s: number }>(
       `SELECT topological_ordering AS t, stream_ordering AS s FROM events WHERE room_id = $1 AND stream_ordering <= $2
+         AND NOT outlier AND rejected_reason IS NULL
        ORDER BY stream_ordering DESC LIMIT 1`,
       [roomId, stream],
     );
     return rows[0] ? { topo: Number(rows[0].t), stream: Number(rows[0].s) } : { topo: 0, stream: 0 };
-  }
-
-  /** The event closest to a timestamp in a direction (spec: timestamp_to_event). */
-  async closestToTimestamp(roomId: string, ts: number, dir: 'f' | 'b', maxStream: number): Promise<{ eventId: string; ts: number } | undefined> {
-    const { rows } = await this.db.query<{ event_id: string; origin_server_ts: number }>(
-      dir === 'f'
-        ? `SELECT event_id, origin_server_ts FROM events WHERE room_id = $1 AND origin_server_ts >= $2 AND stream_ordering <= $3
-             AND NOT outlier AND rejected_reason IS NULL ORDER BY origin_server_ts ASC, stream_ordering ASC LIMIT 1`
-        : `SELECT event_id, origin_server_ts FROM events WHERE room_id = $1 AND origin_server_ts <= $2 AND stream_ordering <= $3
-             AND NOT outlier AND rejected_reason IS NULL ORDER BY origin_server_ts DESC, stream_ordering DESC LIMIT 1`,
-      [roomId, ts, maxStream],
-    );
-    return rows[0] ? { eventId: rows[0].event_id, ts: Number(rows[0].origin_server_ts) } : undefined;
   }
 }

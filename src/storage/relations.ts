@@ -78,6 +78,22 @@ export class RelationStore {
     return out;
   }
 
+  /** Whether some stored event relates to `parent` (which this server may not hold itself). */
+  async isRelationTarget(parent: string): Promise<boolean> {
+    const { rows } = await this.db.query('SELECT 1 FROM events WHERE relates_to_id = $1 AND rejected_reason IS NULL LIMIT 1', [parent]);
+    return rows.length > 0;
+  }
+
+  /** Whether `sender` already has an annotation of this type and key on `parent` that is not redacted. */
+  async hasAnnotated(parent: string, sender: string, type: string, key: string): Promise<boolean> {
+    const { rows } = await this.db.query(
+      `SELECT 1 FROM events e WHERE e.relates_to_id = $1 AND e.relation_type = 'm.annotation' AND e.sender = $2 AND e.type = $3
+         AND (e.json::jsonb)->'content'->'m.relates_to'->>'key' = $4 AND e.rejected_reason IS NULL AND ${NOT_REDACTED} LIMIT 1`,
+      [parent, sender, type, key],
+    );
+    return rows.length > 0;
+  }
+
   /** Reaction counts per (parent, type, key), counting each sender once per key. */
   async annotations(parents: string[], maxStream: number): Promise<Map<string, { type: string; key: string; count: number }[]>> {
     const out = new Map<string, { type: string; key: string; count: number }[]>();

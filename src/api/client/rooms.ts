@@ -30,10 +30,6 @@ export function registerRoomRoutes(r: ApiRouter, s: Services): void {
         // something for the auth rules to refuse.
         if (typeof body.membership !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'm.room.member needs a membership string');
       }
-      if (params.eventType === 'm.room.canonical_alias' && !params.stateKey) {
-        // spec: PUT /state: new aliases must be valid (M_INVALID_PARAM) and point to the room (M_BAD_ALIAS).
-        await s.rooms.aliases.checkCanonicalAliasUpdate(params.roomId!, body);
-      }
       const delay = delayParam(query);
       if (delay !== undefined) return s.delayedEvents.schedule(requester, params.roomId!, params.eventType!, params.stateKey ?? '', body, delay);
       return s.rooms.messages.sendState(requester, params.roomId!, params.eventType!, params.stateKey ?? '', body);

@@ -37,6 +37,18 @@ export function addedCanonicalAliases(content: JsonObject, previous: JsonObject 
   return [...new Set(added as string[])];
 }
 
+/**
+ * Refuses an m.room.canonical_alias content that adds an alias not pointing to the room:
+ * 400 M_BAD_ALIAS (spec: PUT /rooms/{roomId}/state, m.room.canonical_alias). `previous` is the
+ * content it replaces, whose aliases are not checked again.
+ */
+export async function checkCanonicalAliasContent(storage: Storage, roomId: string, content: JsonObject, previous: JsonObject | undefined): Promise<void> {
+  for (const alias of addedCanonicalAliases(content, previous)) {
+    const row = await storage.aliases.get(alias);
+    if (row?.roomId !== roomId) throw new MatrixError(400, 'M_BAD_ALIAS', `Room alias ${alias} does not point to this room`);
+  }
+}
+
 export class AliasService {
   constructor(
     private readonly storage: Storage,
@@ -50,26 +62,6 @@ export class AliasService {
     if (!isValidRoomAlias(alias) || /\s/.test(alias)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room alias ${alias}`);
     if (serverNameOf(alias) !== this.serverName) throw new MatrixError(400, 'M_INVALID_PARAM', 'Room alias must be on this server');
     if (Buffer.byteLength(alias) > 255) throw new MatrixError(400, 'M_INVALID_PARAM', 'Room alias is too long');
-  }
-
-  /**
-   * Refuses an m.room.canonical_alias content that adds an alias not pointing to the room:
-   * 400 M_BAD_ALIAS (spec: PUT /rooms/{roomId}/state, m.room.canonical_alias). `previous` is the
-   * content it replaces, whose aliases are not checked again.
-   */
-  async checkCanonicalAlias(roomId: string, content: JsonObject, previous: JsonObject | undefined): Promise<void> {
-    for (const alias of addedCanonicalAliases(content, previous)) {
-      const row = await this.storage.aliases.get(alias);
-      if (row?.roomId !== roomId) throw new MatrixError(400, 'M_BAD_ALIAS', `Room alias ${alias} does not point to this room`);
-    }
-  }
-
-  /** checkCanonicalAlias against the room's current m.room.canonical_alias (PUT /state). */
-  async checkCanonicalAliasUpdate(roomId: string, content: JsonObject): Promise<void> {
-    // An unknown room is answered by the send itself (404), not here.
-    if (!isValidRoomId(roomId) || !(await this.roomState.roomExists(roomId))) return;
-    const current = await this.roomState.currentStateEvent(roomId, 'm.room.canonical_alias', '');
-    await this.checkCanonicalAlias(roomId, content, current?.content);
   }
 
   async resolve(alias: string): Promise<{ room_id: string; servers: string[] }> {

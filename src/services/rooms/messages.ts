@@ -8,9 +8,27 @@ import { isValidRoomId } from '../../matrix/ids.js';
 import { getRoomVersion } from '../../matrix/room-versions.js';
 import { powerLevelsFromState, levelOfUser, userPowerLevel } from '../../matrix/power-levels.js';
 import { stateKeyOf } from '../../matrix/types.js';
+import { canonicalJson } from '../../matrix/canonical-json.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
 import type { Requester } from '../auth.js';
-import type { EventCreator, TxnRef } from './event-creator.js';
+import type { EventCreator, RoomWriter, TxnRef } from './event-creator.js';
+import { checkCanonicalAliasContent } from './aliases.js';
+import { checkNotAnnotatedYet, checkRelation, relationOf } from './relation-checks.js';
+
+/**
+ * Events no one may redact through this server, whatever their power (as Synapse refuses them):
+ * the create event holds the room's identity, and a redacted server ACL would open the room to
+ * every server.
+ */
+const UNREDACTABLE_TYPES = new Set(['m.room.create', 'm.room.server_acl']);
+
+/**
+ * spec: Client-Server API "Account suspension" (v1.13): a suspended account sends nothing but the
+ * redactions of its own events and leaving (403 M_USER_SUSPENDED, as Synapse answers).
+ */
+function refuseIfSuspended(requester: Requester, what: string): void {
+  if (requester.suspended) throw new MatrixError(403, 'M_USER_SUSPENDED', `Cannot ${what} while the account is suspended`);
+}
 
 export class MessageService {
   constructor(
@@ -38,40 +56,38 @@ export class MessageService {
       if (typeof redacts !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'm.room.redaction needs content.redacts');
       return this.redactWithTxn(requester, roomId, redacts, content, txn);
     }
+    refuseIfSuspended(requester, 'send messages');
+    const relation = relationOf(content);
+    if (relation) await checkRelation(this.storage, roomId, relation);
     // A retried transaction returns the event it made: appendOne checks under the room's lock,
-    // where the answer is authoritative (no query before it).
-    const { eventId } = await this.creator.appendOne(roomId, { type, sender: requester.userId, content }, txn);
+    // where the answer is authoritative (no query before it). So does a duplicate reaction.
+    const check = relation?.relType === 'm.annotation'
+      ? async (w: RoomWriter) => {
+          // A retried transaction is answered with its event, not refused as its own duplicate.
+          if (txn && (await this.storage.events.txnEventId(txn.userId, txn.deviceId, txn.scope, txn.txnId, w.tx))) return;
+          await checkNotAnnotatedYet(this.storage, requester.userId, type, relation);
+        }
+      : undefined;
+    const { eventId } = await this.creator.appendOne(roomId, { type, sender: requester.userId, content }, txn, check);
     return { event_id: eventId };
   }
 
   /** PUT /rooms/{roomId}/state/{eventType}/{stateKey} */
   async sendState(requester: Requester, roomId: string, type: string, stateKey: string, content: JsonObject): Promise<{ event_id: string }> {
     this.checkRoomId(roomId);
-    if (type === 'm.room.canonical_alias') await this.checkCanonicalAlias(roomId, content);
+    refuseIfSuspended(requester, 'send state events');
     return this.creator.withRoom(roomId, async (w) => {
-      // Setting the same content again is a no-op returning the current event (as Synapse does).
       const current = await w.stateEvent(type, stateKey);
-      if (current && current.sender === requester.userId && JSON.stringify(current.content) === JSON.stringify(content)) {
+      // Setting the same content again is a no-op returning the current event (as Synapse does).
+      if (current && current.sender === requester.userId && canonicalJson(current.content) === canonicalJson(content)) {
         return { event_id: current.event_id };
       }
+      // spec: m.room.canonical_alias: new aliases must be valid and point to this room; checked as
+      // the room's writer, against the content this event replaces.
+      if (type === 'm.room.canonical_alias' && stateKey === '') await checkCanonicalAliasContent(this.storage, roomId, content, current?.content);
       const { event } = await w.append({ type, state_key: stateKey, sender: requester.userId, content });
       return { event_id: event.event_id };
     });
-  }
-
-  /** spec: Client-Server API §10.x "m.room.canonical_alias": every alias must point to this room. */
-  private async checkCanonicalAlias(roomId: string, content: JsonObject): Promise<void> {
-    const aliases: unknown[] = [];
-    if (content.alias !== undefined && content.alias !== null) aliases.push(content.alias);
-    if (content.alt_aliases !== undefined) {
-      if (!Array.isArray(content.alt_aliases)) throw new MatrixError(400, 'M_INVALID_PARAM', 'alt_aliases must be a list');
-      aliases.push(...content.alt_aliases);
-    }
-    for (const alias of aliases) {
-      if (typeof alias !== 'string') throw new MatrixError(400, 'M_INVALID_PARAM', 'Aliases must be strings');
-      const row = await this.storage.aliases.get(alias);
-      if (!row || row.roomId !== roomId) throw new MatrixError(400, 'M_BAD_ALIAS', `Room alias ${alias} does not point to this room`);
-    }
   }
 
   /** PUT /rooms/{roomId}/redact/{eventId}/{txnId} */
@@ -85,6 +101,10 @@ export class MessageService {
   private async redactWithTxn(requester: Requester, roomId: string, eventId: string, content: JsonObject, txn: TxnRef | undefined): Promise<{ event_id: string }> {
     const target = await this.storage.events.getEvent(eventId);
     if (!target || target.event.room_id !== roomId) throw notFound('Event not found');
+    if (target.event.sender !== requester.userId) refuseIfSuspended(requester, "redact other users' events");
+    if (UNREDACTABLE_TYPES.has(target.event.type) && target.event.state_key === '') {
+      throw forbidden(`Redacting ${target.event.type} events is not permitted`);
+    }
     const body: JsonObject = { ...content };
     delete body.redacts;
     // spec: Room Version 11 moved redacts into content.
