@@ -35,6 +35,7 @@ import { RoomReadService } from './services/rooms/room-reads.js';
 import { RoomPaginationService } from './services/rooms/pagination.js';
 import { DirectoryService } from './services/rooms/directory.js';
 import { RoomUpgradeService } from './services/rooms/upgrade.js';
+import { UpgradeUserStateService } from './services/rooms/upgrade-user-state.js';
 import { ReportService } from './services/rooms/reports.js';
 import { DirectoryStore } from './storage/directory.js';
 import { ReportStore } from './storage/reports.js';
@@ -186,7 +187,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     now: Date.now,
   });
   const aliases = new AliasService(storage, roomState, config.serverName, creator);
-  const membership = new MembershipService(storage, creator, aliases, roomState, config.serverName);
+  const accountData = new AccountDataService(storage, accountDataPositions, notifier);
+  const pushRules = new PushRuleService(storage, accountData, notifier);
+  // Tags, m.direct and push rules follow a room upgrade (at upgrade time and on a later join).
+  const upgradeUserState = new UpgradeUserStateService(storage, roomState, accountData, pushRules, config.serverName);
+  const membership = new MembershipService(storage, creator, aliases, roomState, config.serverName, upgradeUserState);
   const visibility = new VisibilityService(storage, roomState);
   const readDeps = { storage, roomState, visibility, positions: eventPositions, now: Date.now };
   const rooms: RoomServices = {
@@ -200,11 +205,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     reads: new RoomReadService(readDeps),
     pagination: new RoomPaginationService(readDeps),
     directory: new DirectoryService(storage, new DirectoryStore(db), roomState, config.serverName),
-    upgrade: new RoomUpgradeService(storage, creator, config.serverName),
+    upgrade: new RoomUpgradeService(storage, creator, config.serverName, upgradeUserState),
     reports: new ReportService(storage, new ReportStore(db), roomState),
   };
-  const accountData = new AccountDataService(storage, accountDataPositions, notifier);
-  const pushRules = new PushRuleService(storage, accountData, notifier);
   const sync = new SyncService(storage, notifier, { events: eventPositions, account_data: accountDataPositions, receipts: receiptPositions, presence: presencePositions, to_device: toDevicePositions, device_lists: deviceListPositions });
   const roomsProvider = new RoomsProvider(storage, eventPositions, new LazyMembersCache());
   sync.addProvider(roomsProvider);

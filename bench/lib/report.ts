@@ -40,7 +40,8 @@ export function formatValue(f: Figure): string {
     case 'MB':
       return `${f.value.toFixed(1)} MB`;
     case 'count':
-      return String(Math.round(f.value));
+      // Averages (statements per send) keep two decimals; whole counts print as integers.
+      return Number.isInteger(f.value) ? String(f.value) : f.value.toFixed(2);
     case '/s':
       return `${f.value.toFixed(1)} /s`;
     case '%':

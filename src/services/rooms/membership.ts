@@ -9,10 +9,14 @@ import { canonicalJson } from '../../matrix/canonical-json.js';
 import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../../matrix/ids.js';
 import { powerLevelsFromState, userPowerLevel } from '../../matrix/power-levels.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
+import { getLogger } from '../../logging.js';
 import type { Requester } from '../auth.js';
 import type { EventCreator, RoomWriter } from './event-creator.js';
 import type { AliasService } from './aliases.js';
 import type { RoomStateService } from './room-state.js';
+import type { UpgradeUserStateService } from './upgrade-user-state.js';
+
+const log = getLogger('room-membership');
 
 export type MembershipAction = 'invite' | 'leave' | 'kick' | 'ban' | 'unban';
 
@@ -23,6 +27,7 @@ export class MembershipService {
     private readonly aliases: AliasService,
     private readonly roomState: RoomStateService,
     private readonly serverName: string,
+    private readonly upgradeUserState: UpgradeUserStateService,
   ) {}
 
   private async profileContent(userId: string): Promise<JsonObject> {
@@ -54,9 +59,10 @@ export class MembershipService {
     await this.ensureRoom(roomId);
     const userId = requester.userId;
     const profile = await this.profileContent(userId);
-    await this.creator.withRoom(roomId, async (w) => {
+    // The m.room.create predecessor when this is a new join (not a profile update), for below.
+    const joined = await this.creator.withRoom(roomId, async (w): Promise<{ predecessor: unknown } | undefined> => {
       const current = await w.stateEvent('m.room.member', userId);
-      if (current?.content.membership === 'join' && reason === undefined && sameProfile(current.content, profile)) return;
+      if (current?.content.membership === 'join' && reason === undefined && sameProfile(current.content, profile)) return undefined;
       if (requester.isGuest) {
         // spec: Client-Server API "Guest access": guests may join only rooms whose
         // m.room.guest_access is can_join. Guests are a local notion, so no auth rule covers it.
@@ -70,7 +76,16 @@ export class MembershipService {
       await w.append({ type: 'm.room.member', state_key: userId, sender: userId, content });
       // Joining again undoes /forget, in the join's own commit.
       await this.storage.memberships.unforget(userId, roomId, w.tx);
+      if (current?.content.membership === 'join') return undefined;
+      return { predecessor: (await w.stateEvent('m.room.create', ''))?.content.predecessor };
     });
+    // After the commit: a user following an upgrade takes their tags, m.direct entry and push
+    // rules along. Best effort: the join has happened, so a failure is logged, never answered.
+    if (joined?.predecessor !== undefined) {
+      await this.upgradeUserState.afterJoin(userId, roomId, joined.predecessor).catch((err: unknown) => {
+        log.error('could not carry room settings over after joining an upgraded room', { user_id: userId, room_id: roomId, error: String(err) });
+      });
+    }
     return roomId;
   }
 

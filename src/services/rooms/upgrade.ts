@@ -25,6 +25,7 @@ import { MatrixError, forbidden } from '../../errors.js';
 import { getLogger } from '../../logging.js';
 import type { Requester } from '../auth.js';
 import type { EventCreator, RoomWriter } from './event-creator.js';
+import type { UpgradeUserStateService } from './upgrade-user-state.js';
 
 const log = getLogger('room-upgrade');
 
@@ -104,6 +105,7 @@ export class RoomUpgradeService {
     private readonly storage: Storage,
     private readonly creator: EventCreator,
     private readonly serverName: string,
+    private readonly userState: UpgradeUserStateService,
   ) {}
 
   async upgrade(requester: Requester, roomId: string, request: UpgradeRequest): Promise<{ replacement_room: string }> {
@@ -118,7 +120,15 @@ export class RoomUpgradeService {
     const key = `${roomId}\u0000${requester.userId}`;
     const running = this.inProgress.get(key);
     if (running) return running;
-    const run = this.run(requester, roomId, newVersion, request).finally(() => this.inProgress.delete(key));
+    const run = this.run(requester, roomId, newVersion, request)
+      .then(async (result) => {
+        // Once both rooms are committed, every local member's tags, m.direct entry and push rules
+        // for the old room are copied to the new one (as Synapse's transfer_room_state_on_room_upgrade
+        // does before answering). Best effort: the service logs failures, the upgrade stands.
+        await this.userState.copyForLocalMembers(roomId, result.replacement_room);
+        return result;
+      })
+      .finally(() => this.inProgress.delete(key));
     this.inProgress.set(key, run);
     return run;
   }
