@@ -13,6 +13,7 @@ import type { VisibilityService } from './rooms/visibility.js';
 import type { RoomStateService } from './rooms/room-state.js';
 import { parseRoomToken, tokenAfter, tokenBefore, type TimelinePosition } from './rooms/pagination-token.js';
 import { toClientEvent } from './rooms/client-events.js';
+import { clientEventsOf } from './rooms/room-reads.js';
 import { POLL_START_TYPES, tallyPoll } from '../matrix/polls.js';
 import { powerLevelsFromState, levelOfUser } from '../matrix/power-levels.js';
 import { getRoomVersion } from '../matrix/room-versions.js';
@@ -94,15 +95,38 @@ export class RelationsService {
     return tallyPoll(start.event, related.map((r) => r.event), (u) => levelOfUser(levels, u) >= levels.redact);
   }
 
-  /** Puts bundles into client events (matched by event_id), in place. */
+  /**
+   * Puts bundles into client events (matched by event_id), in place. A redacted event keeps its
+   * thread, references and reactions but gets no edit: the edit's m.new_content would give back
+   * what the redaction removed (Synapse bundles no edits for redacted events either).
+   */
   static attach(clientEvents: JsonObject[], bundles: Map<string, JsonObject>): void {
     if (!bundles.size) return;
     for (const ev of clientEvents) {
-      const b = bundles.get(ev.event_id as string);
+      let b = bundles.get(ev.event_id as string);
       if (!b) continue;
       const unsigned = (ev.unsigned ??= {}) as JsonObject;
+      if (unsigned.redacted_because !== undefined && b['m.replace'] !== undefined) {
+        b = { ...b };
+        delete b['m.replace'];
+      }
       unsigned['m.relations'] = { ...((unsigned['m.relations'] as JsonObject | undefined) ?? {}), ...b };
     }
+  }
+
+  /**
+   * The client form of the events /relations and /threads serve, as the other read paths serve
+   * them (clientEventsOf: redacted with unsigned.redacted_because, transaction_id for the sending
+   * device, the reader's membership), with the aggregations bundled as before — a redacted thread
+   * root keeps its thread summary, which Element's thread list shows.
+   */
+  private async clientForm(requester: Requester, events: StoredEvent[], memberships: Map<string, string>): Promise<JsonObject[]> {
+    const [chunk, bundles] = await Promise.all([
+      clientEventsOf(this.storage, events, this.now(), requester, undefined, { memberships }),
+      this.bundle(requester.userId, events),
+    ]);
+    RelationsService.attach(chunk, bundles);
+    return chunk;
   }
 
   private async visibleParent(requester: Requester, roomId: string, eventId: string): Promise<{ access: Awaited<ReturnType<VisibilityService['requireAccess']>>; parent: StoredEvent }> {
@@ -149,9 +173,9 @@ export class RelationsService {
     }
     found.sort((a, b) => (dir === 'b' ? b.topologicalOrdering - a.topologicalOrdering || b.streamOrdering - a.streamOrdering : a.topologicalOrdering - b.topologicalOrdering || a.streamOrdering - b.streamOrdering));
     const more = found.length > limit;
-    const pageEvents = await this.visibility.visibleEvents(access, found.slice(0, limit));
-    const chunk = pageEvents.map((e) => toClientEvent(e, { now: this.now() }));
-    RelationsService.attach(chunk, await this.bundle(requester.userId, pageEvents));
+    const memberships = new Map<string, string>();
+    const pageEvents = await this.visibility.visibleEvents(access, found.slice(0, limit), undefined, memberships);
+    const chunk = await this.clientForm(requester, pageEvents, memberships);
     const out: JsonObject = { chunk };
     if (more && pageEvents.length) {
       const last = pageEvents[pageEvents.length - 1]!;
@@ -181,9 +205,9 @@ export class RelationsService {
     });
     const page = roots.slice(0, limit);
     const loaded = await this.storage.events.getEvents(page.map((r) => r.root));
-    const events = await this.visibility.visibleEvents(access, page.map((r) => loaded.get(r.root)).filter((e): e is StoredEvent => !!e));
-    const chunk = events.map((e) => toClientEvent(e, { now: this.now() }));
-    RelationsService.attach(chunk, await this.bundle(requester.userId, events));
+    const memberships = new Map<string, string>();
+    const events = await this.visibility.visibleEvents(access, page.map((r) => loaded.get(r.root)).filter((e): e is StoredEvent => !!e), undefined, memberships);
+    const chunk = await this.clientForm(requester, events, memberships);
     const out: JsonObject = { chunk };
     if (roots.length > limit) out.next_batch = String(page[page.length - 1]!.activity);
     return out;

@@ -214,7 +214,8 @@ describe('sliding sync: lists', () => {
       const alice = await t.registerUser();
       const a = await c.createRoom(alice, { name: 'a' });
       const b = await c.createRoom(alice, { name: 'b' });
-      const msg = await c.send(alice, a, 'a message');
+      const inB = await c.send(alice, b, 'an early b message');
+      await c.send(alice, a, 'a message');
       const body = { conn_id: 'order', lists: { all: { ranges: [[0, 9]], timeline_limit: 1, required_state: [] } } };
       const first = await c.sync(alice, body);
       expect(ids(first, 'all')).to.deep.equal([a, b]);
@@ -222,7 +223,7 @@ describe('sliding sync: lists', () => {
       const stampB = first.body.rooms[b].bump_stamp;
       expect(stampA).to.be.a('number').and.above(stampB);
       // A reaction and a topic change are activity for ordering but not "proper" activity.
-      await c.send(alice, b, '', 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: msg, key: '👍' } });
+      await c.send(alice, b, '', 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: inB, key: '👍' } });
       await c.state(alice, b, 'm.room.topic', '', { topic: 'quiet change' });
       const second = await c.sync(alice, body, { pos: first.body.pos, timeout: 0 });
       expect(second.body.rooms[b].bump_stamp).to.equal(stampB);

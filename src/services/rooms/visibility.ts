@@ -232,6 +232,33 @@ export class VisibilityService {
     });
   }
 
+  /**
+   * The user's membership at each event, read as visibleEvents reads it (the state before the
+   * event, or the event itself for the user's own member events; 'leave' when none), whether or
+   * not the user may see the event: for /sync, which has already chosen the events it serves.
+   * Events of any rooms; one lookup per distinct state group.
+   */
+  async membershipsAt(userId: string, events: StoredEvent[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const memberKey = stateKeyOf('m.room.member', userId);
+    const fromState: StoredEvent[] = [];
+    for (const e of events) {
+      const ev = e.event;
+      if (ev.type === 'm.room.member' && ev.state_key === userId && typeof ev.content.membership === 'string') out.set(ev.event_id, ev.content.membership);
+      else fromState.push(e);
+    }
+    if (!fromState.length) return out;
+    const groups = await this.stateBefore(fromState);
+    const memberOf = (e: StoredEvent) => (e.stateGroupBefore === null ? undefined : groups.get(e.stateGroupBefore)?.get(memberKey));
+    const loaded = await this.storage.events.getEvents(new Set(fromState.map(memberOf).filter((id): id is string => !!id)));
+    for (const e of fromState) {
+      const id = memberOf(e);
+      const m = id ? loaded.get(id)?.event.content.membership : undefined;
+      out.set(e.event.event_id, typeof m === 'string' ? m : 'leave');
+    }
+    return out;
+  }
+
   /** Whether one event is visible to the user. */
   async isVisible(access: RoomAccess, event: StoredEvent): Promise<boolean> {
     return (await this.visibleEvents(access, [event])).length === 1;

@@ -22,6 +22,8 @@ import { tokenBefore } from '../rooms/pagination-token.js';
 import { strippedStateOf } from '../rooms/stripped-state.js';
 import { combineConfigs, matchesRule, type RoomConfig, type SlidingSyncRequest, type StateRule } from './request.js';
 import { LongPoll } from '../sync/long-poll.js';
+import { timelineMemberships, withoutMembership } from '../sync/timeline-memberships.js';
+import { RelationsService } from '../relations.js';
 import { ConnectionStore, type ConnectionState, type RoomSent } from './connections.js';
 import { loadRoomList, passesFilter, spaceChildren, type ListedRoom } from './room-list.js';
 import { translateExtensions } from './extensions.js';
@@ -216,9 +218,18 @@ export class SlidingSyncService {
         const own = await this.storage.events.getEvents([room.membershipEventId]);
         page = [...own.values()];
       }
+      // The reader's membership at each timeline event (spec v1.11 unsigned.membership): from the
+      // visibility check where it runs, else derived from their latest membership, as /sync does.
+      const memberships = new Map<string, string>();
+      let checked = false;
       if (this.visibility && page.length && (c.initial || c.expanded)) {
         const access = await this.visibility.roomAccess(room.roomId, userId);
-        if (access) page = await this.visibility.visibleEvents(access, page);
+        if (access) page = await this.visibility.visibleEvents(access, page, undefined, memberships);
+        checked = !!access;
+      }
+      if (!checked && page.length) {
+        const latest = { eventId: room.membershipEventId, membership: room.membership, stream: room.membershipStream };
+        await timelineMemberships(this.storage, this.visibility, userId, [{ events: page, latest, gapless: true }], memberships);
       }
       // State of a room the user left is what they saw when leaving.
       const rows = outsider ? [] : (rowsOf.get(room.roomId) ?? []).filter((r) => room.membership === 'join' || r.stream <= upTo);
@@ -254,7 +265,7 @@ export class SlidingSyncService {
       const heroRows = rows.filter((r) => r.type === 'm.room.member' && (s?.heroes ?? []).includes(r.stateKey));
       const events = await this.storage.events.getEvents([...stateIds, ...[nameRow, avatarRow, ...heroRows].filter((r) => !!r).map((r) => r!.eventId)]);
       const stateEvents = stateIds.map((id) => events.get(id)).filter((e): e is StoredEvent => !!e);
-      const [timelineJson, stateJson] = await this.clientEvents(requester, page, stateEvents, limited, now);
+      const [timelineJson, stateJson] = await this.clientEvents(requester, page, stateEvents, limited, now, memberships);
 
       // Incremental with nothing to tell (e.g. a changed required_state that matches no state).
       if (!c.initial && !c.expanded && !page.length && !stateEvents.length && room.membershipStream <= prevStream) {
@@ -340,18 +351,26 @@ export class SlidingSyncService {
     };
   }
 
-  /** Client form (redactions applied, transaction_id for the sending device, aggregations on a gap), without room_id. */
-  private async clientEvents(requester: Requester, timeline: StoredEvent[], state: StoredEvent[], limited: boolean, now: number): Promise<[JsonObject[], JsonObject[]]> {
-    const client = await clientEventsOf(this.storage, [...timeline, ...state], now, requester);
+  /**
+   * Client form (redactions applied, transaction_id for the sending device, aggregations on a gap),
+   * without room_id; the reader's membership on timeline events only (required_state goes
+   * without it, as in Synapse).
+   */
+  private async clientEvents(
+    requester: Requester,
+    timeline: StoredEvent[],
+    state: StoredEvent[],
+    limited: boolean,
+    now: number,
+    memberships: Map<string, string>,
+  ): Promise<[JsonObject[], JsonObject[]]> {
+    const client = await clientEventsOf(this.storage, [...timeline, ...state], now, requester, undefined, { memberships });
     if (this.aggregations && limited && timeline.length) {
-      const bundles = await this.aggregations.bundle(requester.userId, timeline);
-      for (const ev of client.slice(0, timeline.length)) {
-        const bundle = bundles.get(ev.event_id as string);
-        if (bundle) ((ev.unsigned ??= {}) as JsonObject)['m.relations'] = bundle;
-      }
+      // As /sync: no edit bundled into a redacted event (RelationsService.attach).
+      RelationsService.attach(client.slice(0, timeline.length), await this.aggregations.bundle(requester.userId, timeline));
     }
     for (const ev of client) delete ev.room_id;
-    return [client.slice(0, timeline.length), client.slice(timeline.length)];
+    return [client.slice(0, timeline.length), client.slice(timeline.length).map(withoutMembership)];
   }
 }
 

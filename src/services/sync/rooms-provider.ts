@@ -18,6 +18,8 @@ import { getRoomVersion } from '../../matrix/room-versions.js';
 import { applyEventFields, passes } from './filter.js';
 import { emptyJoinedRoom, type SyncContext, type SyncProvider, type SyncResponse } from './types.js';
 import type { LazyMembersCache } from './lazy-members.js';
+import { applyTimelineVisibility } from './timeline-visibility.js';
+import { withoutMembership } from './timeline-memberships.js';
 import { tokenBefore } from '../rooms/pagination-token.js';
 
 const DEFAULT_TIMELINE_LIMIT = 10;
@@ -81,51 +83,34 @@ export class RoomsProvider implements SyncProvider {
   }
 
   /**
-   * spec: history visibility applies to the timeline too. Events after the user's current join
-   * are theirs to see; only a page reaching back before that join (a room joined since the
-   * token, an initial sync) is checked, so most rooms cost nothing here.
-   */
-  private async applyVisibility(ctx: SyncContext, pages: Map<string, StoredEvent[]>, joinedAt: Map<string, number>, joinedAfterPage: Set<string>): Promise<void> {
-    if (!this.visibility) return;
-    const reachBack = [...pages].filter(([roomId, page]) => {
-      const since = joinedAt.get(roomId);
-      return since !== undefined && page.some((e) => e.streamOrdering < since);
-    });
-    if (!reachBack.length) return;
-    // spec: a user joined after every event of the page (joined now, or until the leave that ends
-    // it) may read all history that was 'shared' or 'world_readable' (rule 3), so only rooms that
-    // ever had a stricter setting are checked event by event — and rooms the user may never have
-    // joined (a rejected invite).
-    const eligible = reachBack.map(([roomId]) => roomId).filter((r) => joinedAfterPage.has(r));
-    const restricted = await this.storage.timeline.roomsWithRestrictedHistory(eligible);
-    for (const [roomId, page] of reachBack) {
-      if (joinedAfterPage.has(roomId) && !restricted.has(roomId)) continue;
-      const access = await this.visibility.roomAccess(roomId, ctx.userId);
-      if (!access) continue;
-      // The user's own membership events always go out (as Synapse's always_include_ids), so a
-      // client learns of its leave even from a room it could not read.
-      const visible = new Set((await this.visibility.visibleEvents(access, page)).map((e) => e.event.event_id));
-      pages.set(roomId, page.filter((e) => visible.has(e.event.event_id) || (e.event.type === 'm.room.member' && e.event.state_key === ctx.userId)));
-    }
-  }
-
-  /**
    * The client form of many events at once (redactions, transaction IDs for the requesting
-   * device, bundled aggregations on timeline events), keyed by event ID.
+   * device, the reader's membership and bundled aggregations on timeline events), keyed by event
+   * ID: timeline events, and the state events of both lists as state is served — without
+   * unsigned.membership (as Synapse), even one the timeline carries too.
    */
-  private async formatAll(ctx: SyncContext, timeline: StoredEvent[], state: StoredEvent[]): Promise<Map<string, JsonObject>> {
-    const out = new Map<string, JsonObject>();
-    if (ctx.filter.eventFormat === 'federation') {
-      for (const e of [...timeline, ...state]) out.set(e.event.event_id, toFederationFormat(e.event, getRoomVersion(e.roomVersion)!) as JsonObject);
-      return out;
-    }
+  private async formatAll(
+    ctx: SyncContext,
+    timeline: StoredEvent[],
+    state: StoredEvent[],
+    memberships: Map<string, string>,
+  ): Promise<{ timeline: Map<string, JsonObject>; state: Map<string, JsonObject> }> {
+    const out = { timeline: new Map<string, JsonObject>(), state: new Map<string, JsonObject>() };
     const all = [...timeline, ...state];
-    const client = await clientEventsOf(this.storage, all, ctx.now, ctx.requester);
-    if (this.relations && timeline.length) RelationsService.attach(client.slice(0, timeline.length), await this.relations.bundle(ctx.userId, timeline));
+    let client: JsonObject[];
+    if (ctx.filter.eventFormat === 'federation') {
+      client = all.map((e) => toFederationFormat(e.event, getRoomVersion(e.roomVersion)!) as JsonObject);
+    } else {
+      client = await clientEventsOf(this.storage, all, ctx.now, ctx.requester, undefined, { memberships });
+      if (this.relations && timeline.length) RelationsService.attach(client.slice(0, timeline.length), await this.relations.bundle(ctx.userId, timeline));
+      client = client.map((ev) => {
+        delete ev.room_id; // spec: ClientEventWithoutRoomID inside /sync rooms
+        return applyEventFields(ev, ctx.filter.eventFields);
+      });
+    }
     all.forEach((e, i) => {
       const ev = client[i]!;
-      delete ev.room_id; // spec: ClientEventWithoutRoomID inside /sync rooms
-      out.set(e.event.event_id, applyEventFields(ev, ctx.filter.eventFields));
+      if (i < timeline.length) out.timeline.set(e.event.event_id, ev);
+      if (e.event.state_key !== undefined) out.state.set(e.event.event_id, withoutMembership(ev));
     });
     return out;
   }
@@ -179,15 +164,20 @@ export class RoomsProvider implements SyncProvider {
     const stateEvents = await storage.events.getEvents(wantedStateEvents);
 
     const pages = new Map(roomsInResponse.map((r) => [r, (timelines.get(r) ?? []).slice(0, limit).reverse()]));
-    await this.applyVisibility(ctx, pages, new Map(joined.map((m) => [m.roomId, m.stream])), new Set(ctx.joinedRooms));
-    const formatted = await this.formatAll(ctx, [...pages.values()].flat(), [...stateEvents.values()]);
+    const memberships = await applyTimelineVisibility({ storage: this.storage, visibility: this.visibility }, ctx.userId, pages, {
+      joinedAt: new Map(joined.map((m) => [m.roomId, m.stream])),
+      joinedAfterPage: new Set(ctx.joinedRooms),
+      latest: new Map(joined.map((m) => [m.roomId, m])),
+      gapless: !(tl.types || tl.notTypes || tl.senders || tl.notSenders || tl.containsUrl !== undefined),
+    }, ctx.filter.eventFormat !== 'federation');
+    const formatted = await this.formatAll(ctx, [...pages.values()].flat(), [...stateEvents.values()], memberships);
 
     for (const roomId of roomsInResponse) {
       const events = (timelines.get(roomId) ?? []).slice();
       const page = pages.get(roomId)!;
       const entry = emptyJoinedRoom();
       entry.timeline.limited = events.length > limit;
-      entry.timeline.events = page.map((e) => formatted.get(e.event.event_id)!);
+      entry.timeline.events = page.map((e) => formatted.timeline.get(e.event.event_id)!);
       entry.timeline.prev_batch = page.length ? tokenBefore({ topo: page[0]!.topologicalOrdering, stream: page[0]!.streamOrdering }) : `s${N}`;
       const state = [...(stateIds.get(roomId)?.values() ?? [])]
         .map((id) => stateEvents.get(id))
@@ -195,8 +185,8 @@ export class RoomsProvider implements SyncProvider {
       // As Synapse, an incremental sync leaves out a room whose news the filter hid entirely, so
       // a long-poll keeps waiting rather than returning an empty entry.
       if (!fullSet.has(roomId) && !page.length && !state.length) continue;
-      entry.state.events = state.map((e) => formatted.get(e.event.event_id)!);
-      setStateAfter(ctx, entry, [...state, ...page], formatted);
+      entry.state.events = state.map((e) => formatted.state.get(e.event.event_id)!);
+      setStateAfter(ctx, entry, [...state, ...page], formatted.state);
       const s = summaries.get(roomId);
       if (s) entry.summary = { 'm.heroes': s.heroes, 'm.joined_member_count': s.joined, 'm.invited_member_count': s.invited };
       ctx.response.rooms.join[roomId] = entry;
@@ -341,7 +331,12 @@ export class RoomsProvider implements SyncProvider {
     // History visibility holds for the rooms a user left too (e.g. nothing from before their join).
     const leaves = await this.storage.events.getEvents(left.map((m) => m.eventId));
     const wasJoined = new Set(left.filter((m) => (leaves.get(m.eventId)?.unsigned?.prev_content as JsonObject | undefined)?.membership === 'join').map((m) => m.roomId));
-    await this.applyVisibility(ctx, leftPages, new Map(left.map((m) => [m.roomId, m.stream + 1])), wasJoined);
+    const memberships = await applyTimelineVisibility({ storage: this.storage, visibility: this.visibility }, ctx.userId, leftPages, {
+      joinedAt: new Map(left.map((m) => [m.roomId, m.stream + 1])),
+      joinedAfterPage: wasJoined,
+      latest: new Map(left.map((m) => [m.roomId, m])),
+      gapless: true,
+    }, ctx.filter.eventFormat !== 'federation');
     // spec: "state" is the state up to the start of the timeline — all of it when the room is sent
     // whole (initial sync, full_state), else what changed in a gap before a limited timeline.
     const stateBounds = left
@@ -352,7 +347,7 @@ export class RoomsProvider implements SyncProvider {
       });
     const stateIds = await this.storage.timeline.stateChangesBetween(stateBounds);
     const stateEvents = await this.storage.events.getEvents([...stateIds.values()].flatMap((ids) => [...ids.values()]));
-    const formatted = await this.formatAll(ctx, [...leftPages.values()].flat(), [...stateEvents.values()]);
+    const formatted = await this.formatAll(ctx, [...leftPages.values()].flat(), [...stateEvents.values()], memberships);
     for (const m of left) {
       const events = timelines.get(m.roomId) ?? [];
       const page = leftPages.get(m.roomId)!;
@@ -361,14 +356,14 @@ export class RoomsProvider implements SyncProvider {
         .filter((e): e is StoredEvent => !!e && passes(ctx.filter.room.state, e.event));
       const entry: SyncResponse['rooms']['leave'][string] = {
         timeline: {
-          events: page.map((e) => formatted.get(e.event.event_id)!),
+          events: page.map((e) => formatted.timeline.get(e.event.event_id)!),
           limited: events.length > limit,
           prev_batch: page.length ? tokenBefore({ topo: page[0]!.topologicalOrdering, stream: page[0]!.streamOrdering }) : `s${m.stream}`,
         },
-        state: { events: state.map((e) => formatted.get(e.event.event_id)!) },
+        state: { events: state.map((e) => formatted.state.get(e.event.event_id)!) },
         account_data: { events: [] },
       };
-      setStateAfter(ctx, entry, [...state, ...page], formatted);
+      setStateAfter(ctx, entry, [...state, ...page], formatted.state);
       ctx.response.rooms.leave[m.roomId] = entry;
     }
   }
@@ -384,6 +379,7 @@ function setStateAfter(
   entry: { state: { events: JsonObject[] }; state_after?: { events: JsonObject[] }; 'org.matrix.msc4222.state_after'?: { events: JsonObject[] } },
   /** The state events, then the timeline, oldest first (keys read here, as event_fields may drop them). */
   stored: StoredEvent[],
+  /** The served form of state events, by event ID. */
   formatted: Map<string, JsonObject>,
 ): void {
   if (!ctx.useStateAfter) return;
