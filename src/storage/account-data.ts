@@ -38,6 +38,17 @@ export class AccountDataStore {
     return rows;
   }
 
+  /** The user's account data of these rooms as of `upTo`, whenever written. */
+  async ofRooms(userId: string, roomIds: string[], upTo: number): Promise<AccountDataRow[]> {
+    if (!roomIds.length) return [];
+    const { rows } = await this.db.query<AccountDataRow>(
+      `SELECT room_id AS "roomId", type, content, stream_id AS "streamId" FROM account_data
+       WHERE user_id = $1 AND room_id = ANY($2) AND stream_id <= $3 ORDER BY stream_id`,
+      [userId, roomIds, upTo],
+    );
+    return rows;
+  }
+
   async deleteForUser(tx: Queryable, userId: string): Promise<void> {
     await tx.query('DELETE FROM account_data WHERE user_id = $1', [userId]);
   }

@@ -127,7 +127,8 @@ export class RelationStore {
     maxStream: number;
   }): Promise<StoredEvent[]> {
     const params: unknown[] = [q.roomId, q.parents, q.limit, q.maxStream];
-    const conds = ['e.room_id = $1', 'e.relates_to_id = ANY($2)', 'e.stream_ordering <= $4', 'e.rejected_reason IS NULL', 'NOT e.outlier'];
+    // A redacted relation is no relation any more (Synapse drops it on redaction).
+    const conds = ['e.room_id = $1', 'e.relates_to_id = ANY($2)', 'e.stream_ordering <= $4', 'e.rejected_reason IS NULL', 'NOT e.outlier', NOT_REDACTED];
     if (q.relType) {
       params.push(q.relType);
       conds.push(`e.relation_type = $${params.length}`);
@@ -156,7 +157,8 @@ export class RelationStore {
 
   /**
    * Thread roots of a room by latest activity (GET /threads), optionally only threads the user
-   * took part in; `before` is the exclusive activity bound of the previous page.
+   * took part in; `before` is the exclusive activity bound of the previous page. A thread whose
+   * replies are all redacted is no thread any more.
    */
   async threadRoots(roomId: string, opts: { userId?: string; before?: number; limit: number; maxStream: number }): Promise<{ root: string; activity: number }[]> {
     const params: unknown[] = [roomId, opts.limit, opts.maxStream];
@@ -173,7 +175,7 @@ export class RelationStore {
     }
     const { rows } = await this.db.query<{ root: string; activity: number }>(
       `SELECT e.relates_to_id AS root, max(e.stream_ordering) AS activity FROM events e
-       WHERE e.room_id = $1 AND e.relation_type = 'm.thread' AND e.stream_ordering <= $3 AND e.rejected_reason IS NULL ${participated}
+       WHERE e.room_id = $1 AND e.relation_type = 'm.thread' AND e.stream_ordering <= $3 AND e.rejected_reason IS NULL AND ${NOT_REDACTED} ${participated}
        GROUP BY e.relates_to_id ${having} ORDER BY activity DESC LIMIT $2`,
       params,
     );

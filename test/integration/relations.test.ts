@@ -80,4 +80,33 @@ describe('relations, threads and aggregations', () => {
     const badDir = await t.request('GET', `/_matrix/client/v1/rooms/${enc(roomId)}/relations/${enc(root)}?dir=x`, { token: alice.accessToken });
     expect(badDir.status).to.equal(400);
   });
+  it('a redacted relation drops out of /relations and a thread of only redacted replies out of /threads', async () => {
+    const other = await send(alice, { msgtype: 'm.text', body: 'another root' });
+    const reply = await send(bob, { msgtype: 'm.text', body: 'oops', 'm.relates_to': { rel_type: 'm.thread', event_id: other } });
+    const reaction = await send(alice, { 'm.relates_to': { rel_type: 'm.annotation', event_id: other, key: '🙂' } }, 'm.reaction');
+    const roots = async () => (await t.request('GET', `/_matrix/client/v1/rooms/${enc(roomId)}/threads`, { token: alice.accessToken })).body.chunk.map((e: any) => e.event_id);
+    const children = async () => (await t.request('GET', `/_matrix/client/v1/rooms/${enc(roomId)}/relations/${enc(other)}`, { token: alice.accessToken })).body.chunk.map((e: any) => e.event_id);
+    expect(await roots()).to.include(other);
+    expect(await children()).to.have.members([reply, reaction]);
+    await t.request('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(reply)}/r2`, { token: bob.accessToken, body: {} });
+    await t.request('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(reaction)}/r3`, { token: alice.accessToken, body: {} });
+    expect(await roots()).to.not.include(other);
+    expect(await children()).to.deep.equal([]);
+  });
+
+  it('a redacted thread root keeps its thread summary on /messages and /event, but no edit', async () => {
+    const doomed = await send(alice, { msgtype: 'm.text', body: 'to be deleted' });
+    await send(bob, { msgtype: 'm.text', body: 'answer', 'm.relates_to': { rel_type: 'm.thread', event_id: doomed } });
+    await send(alice, { msgtype: 'm.text', body: '* edited', 'm.new_content': { msgtype: 'm.text', body: 'edited' }, 'm.relates_to': { rel_type: 'm.replace', event_id: doomed } });
+    await t.request('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(doomed)}/r4`, { token: alice.accessToken, body: {} });
+    const single = await t.request('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(doomed)}`, { token: bob.accessToken });
+    const page = await t.request('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=10`, { token: bob.accessToken });
+    const listed = page.body.chunk.find((e: any) => e.event_id === doomed);
+    for (const ev of [single.body, listed]) {
+      expect(ev.unsigned.redacted_because).to.be.an('object');
+      expect(ev.content).to.deep.equal({});
+      expect(ev.unsigned['m.relations']['m.thread'].count).to.equal(1);
+      expect(ev.unsigned['m.relations']).to.not.have.property('m.replace');
+    }
+  });
 });

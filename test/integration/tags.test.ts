@@ -59,6 +59,21 @@ describe('room tags', () => {
     expect(roomTagEvents(fresh.body)).to.deep.equal([{ type: 'm.tag', content: { tags: { 'u.Work': {} } } }]);
   });
 
+  it('brings a room\'s tags, set while the user was away, with the incremental /sync that brings the rejoin', async () => {
+    const room = (await t.request('POST', '/_matrix/client/v3/createRoom', { token: bob.accessToken, body: { preset: 'public_chat' } })).body.room_id;
+    await t.request('POST', `/_matrix/client/v3/join/${enc(room)}`, { token: alice.accessToken, body: {} });
+    await t.request('PUT', `${tagsPath(alice.userId, room)}/u.Archive`, { token: alice.accessToken, body: {} });
+    await t.request('POST', `/_matrix/client/v3/rooms/${enc(room)}/leave`, { token: alice.accessToken, body: {} });
+    const before = await t.request('GET', '/_matrix/client/v3/sync', { token: aliceLaptop.accessToken });
+    await t.request('POST', `/_matrix/client/v3/join/${enc(room)}`, { token: alice.accessToken, body: {} });
+    const synced = await syncUntil(aliceLaptop.accessToken, before.body.next_batch, (b) => !!b.rooms?.join?.[room]);
+    const tags = ((synced.rooms.join[room].account_data?.events ?? []) as any[]).filter((e) => e.type === 'm.tag');
+    expect(tags).to.deep.equal([{ type: 'm.tag', content: { tags: { 'u.Archive': {} } } }]);
+    // The next incremental sync does not repeat them.
+    const next = await t.request('GET', `/_matrix/client/v3/sync?since=${enc(synced.next_batch)}&timeout=0`, { token: aliceLaptop.accessToken });
+    expect(next.body.rooms?.join?.[room]?.account_data?.events ?? []).to.deep.equal([]);
+  });
+
   it('lists, adds and removes tags through matrix-js-sdk (archive = m.lowpriority)', async () => {
     const client = sdkClient(t.baseUrl, alice);
     await client.setRoomTag(roomId, 'm.lowpriority', { order: 1 });

@@ -82,11 +82,17 @@ export async function clientEventsOf(
     });
   });
   if (aggregations && requester) {
-    // Redacted events carry no aggregations (their relations are gone with their content).
-    const bundles = await aggregations.bundle(requester.userId, events.filter((e) => !redactions.has(e.event.event_id)));
+    // A redacted event keeps its thread, references and reactions (Element still shows a deleted
+    // thread root's replies) but no edit, whose m.new_content would give back what the redaction
+    // removed — as Synapse bundles, and as /sync and /threads do.
+    const bundles = await aggregations.bundle(requester.userId, events);
     for (const ev of out) {
-      const bundle = bundles.get(ev.event_id as string);
+      let bundle = bundles.get(ev.event_id as string);
       if (!bundle) continue;
+      if (redactions.has(ev.event_id as string) && bundle['m.replace'] !== undefined) {
+        bundle = { ...bundle };
+        delete bundle['m.replace'];
+      }
       const unsigned = (ev.unsigned ??= {}) as JsonObject;
       unsigned['m.relations'] = { ...((unsigned['m.relations'] as JsonObject | undefined) ?? {}), ...bundle };
     }

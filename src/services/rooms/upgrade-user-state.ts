@@ -13,8 +13,8 @@
  *
  * When: as Synapse, at upgrade time for every local user joined to the old room. Also when a local
  * user newly joins a room whose m.room.create names a predecessor they are joined to: that covers
- * users who joined the old room after the upgrade, and re-delivers the new room's m.tag, which an
- * incremental /sync dropped while the user was not in the room.
+ * users who joined the old room after the upgrade. (The /sync that brings the join brings the
+ * room's account data whole, so tags copied before the join reach the client too.)
  *
  * Best effort: a failure is logged per user and never fails the upgrade or the join.
  */
@@ -126,7 +126,7 @@ export class UpgradeUserStateService {
     }
     for (const userId of members) {
       if (serverNameOf(userId) !== this.serverName) continue;
-      await this.copyForUser(oldRoomId, newRoomId, userId, false);
+      await this.copyForUser(oldRoomId, newRoomId, userId);
     }
   }
 
@@ -145,21 +145,18 @@ export class UpgradeUserStateService {
       log.error('could not check the predecessor of a joined room', { user_id: userId, room_id: roomId, old_room_id: oldRoomId, error: String(err) });
       return;
     }
-    await this.copyForUser(oldRoomId, roomId, userId, true);
+    await this.copyForUser(oldRoomId, roomId, userId);
   }
 
-  /**
-   * Copies one user's tags, m.direct entry and room push rules; never throws. `redeliverTags`
-   * writes m.tag even when unchanged, so the /sync that brings the join brings the tags too.
-   */
-  async copyForUser(oldRoomId: string, newRoomId: string, userId: string, redeliverTags: boolean): Promise<void> {
+  /** Copies one user's tags, m.direct entry and room push rules; never throws. */
+  async copyForUser(oldRoomId: string, newRoomId: string, userId: string): Promise<void> {
     try {
       const [oldTags, newTags] = await Promise.all([
         this.storage.accountData.get(userId, oldRoomId, TAG_TYPE),
         this.storage.accountData.get(userId, newRoomId, TAG_TYPE),
       ]);
       const tags = copiedTags(oldTags, newTags);
-      if (tags && (redeliverTags || !isDeepStrictEqual(tags, newTags))) {
+      if (tags && !isDeepStrictEqual(tags, newTags)) {
         await this.accountData.write(userId, newRoomId, TAG_TYPE, tags);
       }
 

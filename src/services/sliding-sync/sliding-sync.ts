@@ -161,6 +161,7 @@ export class SlidingSyncService {
 
     // Extensions, from the /sync stream providers.
     const joined = list.filter((r) => r.membership === 'join').map((r) => r.roomId);
+    const initialRooms = new Set(Object.entries(rooms).filter(([, r]) => (r as JsonObject).initial === true && (r as JsonObject).membership === 'join').map(([id]) => id));
     const ctx: SyncContext = {
       requester,
       userId,
@@ -173,9 +174,10 @@ export class SlidingSyncService {
       now,
       response: emptyResponse(formatSyncToken(to)),
       joinedRooms: joined,
+      // A room sent whole brings all its account data (see AccountDataProvider).
+      newlyJoinedRooms: since ? initialRooms : new Set(),
       interestingRooms: new Set(list.filter((r) => r.membership !== 'leave' && r.membership !== 'ban').map((r) => r.roomId)),
     };
-    const initialRooms = new Set(Object.entries(rooms).filter(([, r]) => (r as JsonObject).initial === true && (r as JsonObject).membership === 'join').map(([id]) => id));
     const timelineIds = new Map(Object.entries(rooms).map(([id, r]) => [id, new Set(((r as JsonObject).timeline as JsonObject[] | undefined)?.map((e) => e.event_id as string) ?? [])]));
     const ext = await translateExtensions(this.sync, ctx, req, { roomLists, subscribed, initialRooms, timelineIds });
     const hasNews = Object.keys(rooms).length > 0 || ext.hasNews;

@@ -1,5 +1,6 @@
 /** Account data in /sync: global into account_data, per room into the joined room's entry. */
 import type { Storage } from '../../storage/index.js';
+import type { AccountDataRow } from '../../storage/account-data.js';
 import type { StreamIdGenerator } from '../../streams/id-generator.js';
 import type { StreamNotice } from '../../streams/notifier.js';
 import { StreamChangeCache } from '../../streams/change-cache.js';
@@ -34,8 +35,16 @@ export class AccountDataProvider implements SyncProvider {
   async fill(ctx: SyncContext): Promise<void> {
     const since = ctx.since?.account_data ?? 0;
     const to = ctx.to.account_data;
-    if (ctx.since && !ctx.fullState && !this.changes.hasChangedSince(ctx.userId, since)) return;
-    const rows = await this.storage.accountData.changedSince(ctx.userId, ctx.fullState ? 0 : since, to);
+    // A room joined since the token comes whole, its account data too: tags or settings written
+    // while the user was away (or before an upgrade carried them over) would otherwise never
+    // reach a client that had no entry for the room.
+    const incremental = ctx.since && !ctx.fullState;
+    const rejoined = incremental ? [...ctx.newlyJoinedRooms] : [];
+    if (incremental && !rejoined.length && !this.changes.hasChangedSince(ctx.userId, since)) return;
+    const changed = !incremental || this.changes.hasChangedSince(ctx.userId, since)
+      ? await this.storage.accountData.changedSince(ctx.userId, ctx.fullState ? 0 : since, to)
+      : [];
+    const rows = rejoined.length ? mergeRows(changed, await this.storage.accountData.ofRooms(ctx.userId, rejoined, to)) : changed;
     const joined = new Set(ctx.joinedRooms);
     // A user who never changed a push rule has no m.push_rules row; clients expect it on an initial sync.
     if ((!ctx.since || ctx.fullState) && !rows.some((r) => r.roomId === '' && r.type === 'm.push_rules')) {
@@ -53,4 +62,10 @@ export class AccountDataProvider implements SyncProvider {
       }
     }
   }
+}
+
+/** Rows of both lists, each (room, type) once. */
+function mergeRows(a: AccountDataRow[], b: AccountDataRow[]): AccountDataRow[] {
+  const seen = new Set(a.map((r) => `${r.roomId}\u0000${r.type}`));
+  return [...a, ...b.filter((r) => !seen.has(`${r.roomId}\u0000${r.type}`))];
 }

@@ -136,6 +136,7 @@ export class RoomsProvider implements SyncProvider {
     const memberChanged = S === undefined ? [] : joined.filter((m) => m.stream > S).map((m) => m.roomId);
     const stayed = memberChanged.length ? await storage.timeline.joinedThroughout(memberChanged, ctx.userId, S!, N) : new Set<string>();
     const newlyJoined = new Set(S === undefined ? joined.map((m) => m.roomId) : memberChanged.filter((r) => !stayed.has(r)));
+    if (S !== undefined) ctx.newlyJoinedRooms = newlyJoined;
     const full = joined.filter((m) => ctx.fullState || newlyJoined.has(m.roomId)).map((m) => m.roomId);
     const fullSet = new Set(full);
     let changed: string[] = [];

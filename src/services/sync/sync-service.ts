@@ -132,6 +132,7 @@ export class SyncService {
           now: this.now(),
           response: emptyResponse(formatSyncToken(to)),
           joinedRooms: [],
+          newlyJoinedRooms: new Set(),
           interestingRooms: new Set(),
         };
         poll.reset((n) => this.wakes(n, ctx));

@@ -48,6 +48,8 @@ export interface SyncContext {
   response: SyncResponse;
   /** Filled by the rooms provider, which runs first. */
   joinedRooms: string[];
+  /** Rooms joined since `since` on an incremental sync (rooms provider); empty on an initial one. */
+  newlyJoinedRooms: Set<string>;
   /** Rooms the user is joined, invited or knocking in (what wakes a long-poll). */
   interestingRooms: Set<string>;
 }
