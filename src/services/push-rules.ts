@@ -12,13 +12,32 @@ import {
   type Ruleset,
   type UserPushRules,
 } from '../matrix/push-rules/index.js';
+import { templateRuleset } from '../matrix/push-rules/shared-evaluation.js';
+import { canonicalJson } from '../matrix/canonical-json.js';
 import type { AccountDataService } from './account-data.js';
 import type { Notifier } from '../streams/notifier.js';
 
 const CACHE_MAX = 20_000;
+/** Distinct customisations whose template rulesets are kept; beyond this the oldest goes. */
+const TEMPLATES_MAX = 1_000;
+
+interface CachedRules {
+  userId: string;
+  user: UserPushRules;
+  /** The user's own effective ruleset, built when first asked for (evaluation uses the template). */
+  merged?: Ruleset;
+  /** The ruleset shared by every user with these customisations (shared-evaluation.ts). */
+  template: Ruleset;
+}
+
+function mergedOf(entry: CachedRules): Ruleset {
+  return (entry.merged ??= mergeRuleset(entry.userId, entry.user));
+}
 
 export class PushRuleService {
-  private readonly cache = new Map<string, { user: UserPushRules; merged: Ruleset }>();
+  private readonly cache = new Map<string, CachedRules>();
+  /** Template rulesets by the canonical JSON of the customisations: users who share them share it. */
+  private readonly templates = new Map<string, Ruleset>();
 
   constructor(
     private readonly storage: Storage,
@@ -31,13 +50,25 @@ export class PushRuleService {
     });
   }
 
-  private async load(userId: string): Promise<{ user: UserPushRules; merged: Ruleset }> {
+  private remember(userId: string, user: UserPushRules): CachedRules {
+    const shape = canonicalJson(user);
+    let template = this.templates.get(shape);
+    if (!template) {
+      template = templateRuleset(user);
+      if (this.templates.size >= TEMPLATES_MAX) this.templates.delete(this.templates.keys().next().value!);
+      this.templates.set(shape, template);
+    }
+    const entry: CachedRules = { userId, user, template };
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(userId, entry);
+    return entry;
+  }
+
+  private async load(userId: string): Promise<CachedRules> {
     let entry = this.cache.get(userId);
     if (!entry) {
       const user = (await this.storage.pushRules.get(userId)) ?? emptyUserPushRules();
-      entry = { user, merged: mergeRuleset(userId, user) };
-      if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(userId, entry);
+      entry = this.remember(userId, user);
     }
     return entry;
   }
@@ -45,21 +76,31 @@ export class PushRuleService {
   /** The effective rulesets of many users, loading the uncached ones in one query. */
   async rulesets(userIds: string[]): Promise<Map<string, Ruleset>> {
     const out = new Map<string, Ruleset>();
+    for (const [u, e] of await this.entries(userIds)) out.set(u, mergedOf(e));
+    return out;
+  }
+
+  /**
+   * The template rulesets of many users (shared-evaluation.ts): users with the same
+   * customisations get the same object, so an event is evaluated once per distinct object.
+   */
+  async templatesOf(userIds: string[]): Promise<Map<string, Ruleset>> {
+    const out = new Map<string, Ruleset>();
+    for (const [u, e] of await this.entries(userIds)) out.set(u, e.template);
+    return out;
+  }
+
+  private async entries(userIds: string[]): Promise<Map<string, CachedRules>> {
+    const out = new Map<string, CachedRules>();
     const missing: string[] = [];
     for (const u of userIds) {
       const e = this.cache.get(u);
-      if (e) out.set(u, e.merged);
+      if (e) out.set(u, e);
       else missing.push(u);
     }
     if (missing.length) {
       const stored = await this.storage.pushRules.getMany(missing);
-      for (const u of missing) {
-        const user = stored.get(u) ?? emptyUserPushRules();
-        const entry = { user, merged: mergeRuleset(u, user) };
-        if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
-        this.cache.set(u, entry);
-        out.set(u, entry.merged);
-      }
+      for (const u of missing) out.set(u, this.remember(u, stored.get(u) ?? emptyUserPushRules()));
     }
     return out;
   }
@@ -70,7 +111,7 @@ export class PushRuleService {
 
   /** The effective ruleset (GET /pushrules/global/ and evaluation). */
   async ruleset(userId: string): Promise<Ruleset> {
-    return (await this.load(userId)).merged;
+    return mergedOf(await this.load(userId));
   }
 
   /** Applies a change to the user's rules atomically; the change function throws PushRuleError. */

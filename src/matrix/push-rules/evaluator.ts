@@ -112,7 +112,7 @@ export function prepareEvent(event: RoomEvent | JsonObject): PreparedEvent {
  * sequences are left as-is, e.g. a \x would be treated as a literal backslash followed by 'x'"
  * (spec: Appendices "Dot-separated property paths"), so `\x` and `\\x` name the same property.
  */
-function canonicalKey(key: string): string {
+export function canonicalKey(key: string): string {
   if (!key.includes('\\')) return key;
   const cached = keyCache.get(key);
   if (cached !== undefined) return cached;
@@ -250,7 +250,7 @@ function isBodyKey(key: string): boolean {
   return key === 'content.body';
 }
 
-function eventMatch(ev: PreparedEvent, key: string, pattern: string): boolean {
+export function eventMatch(ev: PreparedEvent, key: string, pattern: string): boolean {
   const canonical = canonicalKey(key);
   const value = ev.lowered(canonical);
   // "If the property ... is completely absent from the event, or does not have a string value,
@@ -279,7 +279,7 @@ function memberCountMatches(is: string, count: number): boolean {
   }
 }
 
-function conditionMatches(c: PushCondition, ev: PreparedEvent, ctx: PushContext): boolean {
+export function conditionMatches(c: PushCondition, ev: PreparedEvent, ctx: PushContext): boolean {
   if (c === null || typeof c !== 'object') return false;
   switch (c.kind) {
     case 'event_match':
@@ -312,7 +312,7 @@ function conditionMatches(c: PushCondition, ev: PreparedEvent, ctx: PushContext)
   }
 }
 
-function ruleMatches(kind: PushRuleKind, rule: PushRule, ev: PreparedEvent, ctx: PushContext): boolean {
+export function ruleMatches(kind: PushRuleKind, rule: PushRule, ev: PreparedEvent, ctx: PushContext): boolean {
   switch (kind) {
     case 'override':
     case 'underride':
@@ -334,7 +334,7 @@ function ruleMatches(kind: PushRuleKind, rule: PushRule, ev: PreparedEvent, ctx:
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
-function summarise(rule: PushRule | null, kind: PushRuleKind | null): PushResult {
+export function summarise(rule: PushRule | null, kind: PushRuleKind | null): PushResult {
   // spec: "Historical Actions": dont_notify and coalesce "MUST" be ignored.
   const actions = (rule?.actions ?? []).filter((a) => a !== 'dont_notify' && a !== 'coalesce');
   const notify = actions.includes('notify');

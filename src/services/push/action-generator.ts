@@ -17,8 +17,9 @@
  * computation must move into the room's transaction instead (a hook in RoomWriter.append), since
  * another process's /sync cannot await this one's work.
  *
- * Cost per event: one prepareEvent, then the pure evaluator per local joined member (no query per
- * member); one batched INSERT per batch. Members, display names and power levels of a room are
+ * Cost per event: one prepareEvent, one walk of each distinct template ruleset (members who share
+ * customisations share one), then per local joined member only the rules that name them (no query
+ * per member); one batched INSERT per batch. Members, display names and power levels of a room are
  * cached here and dropped whenever membership or power levels change.
  */
 import type { PersistedEvent } from '../rooms/event-creator.js';
@@ -30,7 +31,8 @@ import type { RoomEvent, StateMap } from '../../matrix/types.js';
 import { stateKeyOf } from '../../matrix/types.js';
 import type { RoomVersion } from '../../matrix/room-versions.js';
 import { creatorsOf, levelOfUser, powerLevelsFromState, type PowerLevels } from '../../matrix/power-levels.js';
-import { evaluate, prepareEvent, type PushContext, type Ruleset } from '../../matrix/push-rules/index.js';
+import { prepareEvent, type Ruleset } from '../../matrix/push-rules/index.js';
+import { SharedEvaluation, type SharedContext } from '../../matrix/push-rules/shared-evaluation.js';
 import { getLogger } from '../../logging.js';
 import { KeyedQueue } from '../keyed-queue.js';
 
@@ -127,31 +129,32 @@ export class PushActionGenerator {
     // in ways that do not matter here: joins are by the sender, who is never notified).
     this.updateContext(roomId, batch);
     const ctx = await this.context(roomId);
-    const rulesets = new Map<string, Ruleset>();
     const wanted = new Set(ctx.localMembers.map((m) => m.userId));
     for (const { event } of batch) {
       const invitee = this.invitee(event);
       if (invitee) wanted.add(invitee);
     }
-    const ids = [...wanted];
-    for (const [u, r] of await this.deps.pushRules.rulesets(ids)) rulesets.set(u, r);
+    // Members with the same customisations share a template ruleset: each event is evaluated once
+    // per distinct template and finished per member (matrix/push-rules/shared-evaluation.ts).
+    const templates = await this.deps.pushRules.templatesOf([...wanted]);
 
     const rows: PushActionRow[] = [];
     for (const { event, streamOrdering } of batch) {
       const prepared = prepareEvent(event);
       const threadId = threadIdOf(event);
-      const senderPowerLevel = ctx.privilegedCreators.has(event.sender) ? Infinity : levelOfUser(ctx.levels, event.sender);
+      const shared: SharedContext = {
+        roomMemberCount: ctx.memberCount,
+        senderPowerLevel: ctx.privilegedCreators.has(event.sender) ? Infinity : levelOfUser(ctx.levels, event.sender),
+        notificationPowerLevels: ctx.levels.notifications,
+      };
+      const evaluations = new Map<Ruleset, SharedEvaluation>();
       const evaluateFor = (userId: string, displayName: string | undefined) => {
         // spec: "Homeservers MUST NOT notify the Push Gateway for events that the user has sent themselves."
         if (userId === event.sender) return;
-        const pushContext: PushContext = {
-          userId,
-          displayName,
-          roomMemberCount: ctx.memberCount,
-          senderPowerLevel,
-          notificationPowerLevels: ctx.levels.notifications,
-        };
-        const result = evaluate(rulesets.get(userId)!, prepared, pushContext);
+        const template = templates.get(userId)!;
+        let evaluation = evaluations.get(template);
+        if (!evaluation) evaluations.set(template, (evaluation = new SharedEvaluation(template, prepared, shared)));
+        const result = evaluation.resultFor(userId, displayName);
         if (!result.notify) return;
         rows.push({ roomId, eventId: event.event_id, userId, streamOrdering, threadId, actions: result.actions, notif: true, highlight: result.highlight });
       };
