@@ -38,6 +38,7 @@ import { RoomUpgradeService } from './services/rooms/upgrade.js';
 import { UpgradeUserStateService } from './services/rooms/upgrade-user-state.js';
 import { ReportService } from './services/rooms/reports.js';
 import { DirectoryStore } from './storage/directory.js';
+import { onClientError } from './api/http/client-error.js';
 import { ReportStore } from './storage/reports.js';
 import { SyncService } from './services/sync/sync-service.js';
 import { RoomsProvider } from './services/sync/rooms-provider.js';
@@ -328,6 +329,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   for (const listener of listeners) {
     for (const address of listener.bindAddresses) {
       const server = http.createServer({ keepAliveTimeout: 65_000, ...serverOptions }, onRequest);
+      server.on('clientError', onClientError);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(listener.port, address, () => resolve());

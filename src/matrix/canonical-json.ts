@@ -153,3 +153,17 @@ export function canonicalJson(value: unknown, memo?: Map<object, string>): strin
 export function canonicalJsonBytes(value: unknown): Buffer {
   return Buffer.from(canonicalJson(value), 'utf8');
 }
+
+/**
+ * True when two JSON values have the same canonical encoding. A value outside the canonical
+ * grammar (a float, an integer beyond ±(2^53-1)) equals nothing: it is never stored, so it cannot
+ * repeat what is, and the caller's later checks refuse it with the client's error.
+ */
+export function canonicallyEqual(a: unknown, b: unknown): boolean {
+  try {
+    return canonicalJson(a) === canonicalJson(b);
+  } catch (err) {
+    if (err instanceof CanonicalJsonError) return false;
+    throw err;
+  }
+}

@@ -13,7 +13,7 @@ import {
   type UserPushRules,
 } from '../matrix/push-rules/index.js';
 import { templateRuleset } from '../matrix/push-rules/shared-evaluation.js';
-import { canonicalJson } from '../matrix/canonical-json.js';
+import { canonicalJson, CanonicalJsonError } from '../matrix/canonical-json.js';
 import type { AccountDataService } from './account-data.js';
 import type { Notifier } from '../streams/notifier.js';
 
@@ -28,6 +28,19 @@ interface CachedRules {
   merged?: Ruleset;
   /** The ruleset shared by every user with these customisations (shared-evaluation.ts). */
   template: Ruleset;
+}
+
+/**
+ * The key of a user's customisations. Rules stored before bodies were checked for canonical JSON
+ * may not encode: such a user gets a template of their own.
+ */
+function shapeOf(userId: string, user: UserPushRules): string {
+  try {
+    return canonicalJson(user);
+  } catch (err) {
+    if (err instanceof CanonicalJsonError) return `\u0000${userId}`;
+    throw err;
+  }
 }
 
 function mergedOf(entry: CachedRules): Ruleset {
@@ -51,7 +64,7 @@ export class PushRuleService {
   }
 
   private remember(userId: string, user: UserPushRules): CachedRules {
-    const shape = canonicalJson(user);
+    const shape = shapeOf(userId, user);
     let template = this.templates.get(shape);
     if (!template) {
       template = templateRuleset(user);

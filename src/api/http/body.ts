@@ -1,4 +1,8 @@
-/** Reads a JSON request body with a size cap: 413 M_TOO_LARGE over it, 400 M_NOT_JSON if not JSON. */
+/**
+ * Reads a JSON request body with a size cap: 413 M_TOO_LARGE over it, 400 M_NOT_JSON if not JSON,
+ * 400 M_BAD_JSON for JSON nothing could store or process (NUL characters, unpaired surrogates,
+ * nesting beyond MAX_JSON_DEPTH).
+ */
 import type { IncomingMessage } from 'node:http';
 import { MatrixError } from '../../errors.js';
 
@@ -43,11 +47,72 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   } catch {
     throw new MatrixError(400, 'M_NOT_JSON', 'Content not JSON.');
   }
+  // First, as the walks below recurse.
+  if (mayNestDeeperThan(text, MAX_JSON_DEPTH) && nestsDeeperThan(parsed, MAX_JSON_DEPTH)) {
+    throw new MatrixError(400, 'M_BAD_JSON', `JSON may not nest arrays and objects more than ${MAX_JSON_DEPTH} deep`);
+  }
   // PostgreSQL cannot store U+0000 in text or jsonb; refuse it here rather than fail in storage.
   if (text.includes('u0000') && containsNul(parsed)) {
     throw new MatrixError(400, 'M_BAD_JSON', 'Strings may not contain the NUL character (U+0000)');
   }
+  // A lone surrogate (an escape such as "\ud800" without its pair; raw bytes of one were already
+  // decoded to U+FFFD) has no UTF-8 form: jsonb refuses it, a text column would store U+FFFD in
+  // its place, and spec: Appendices "Canonical JSON" cannot encode it. Escaped pairs (an emoji
+  // as "\ud83d\ude00") are fine.
+  if (SURROGATE_ESCAPE.test(text) && containsLoneSurrogate(parsed)) {
+    throw new MatrixError(400, 'M_BAD_JSON', 'Strings may not contain unpaired UTF-16 surrogates');
+  }
   return parsed;
+}
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True if a string anywhere in a parsed JSON value (keys included) holds an unpaired surrogate. */
+function containsLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.some(containsLoneSurrogate);
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) if (LONE_SURROGATE.test(k) || containsLoneSurrogate(v)) return true;
+  }
+  return false;
+}
+
+/**
+ * How deep a body's arrays and objects may nest. JSON.parse takes any depth, but what handles the
+ * value afterwards recurses: the canonical JSON encoder, JSON.stringify and the redaction
+ * algorithm overflow the stack a few thousand levels down (a RangeError, answered as a 500).
+ * Synapse cannot encode an event nested about 1000 deep (Python's recursion limit), so an event
+ * deeper than this could not federate either; real content stays within a few dozen levels.
+ */
+export const MAX_JSON_DEPTH = 512;
+
+/**
+ * False when the text has too few `[` and `{` to nest `depth` deep: the cheap test that spares
+ * almost every body the walk of nestsDeeperThan.
+ */
+function mayNestDeeperThan(text: string, depth: number): boolean {
+  let count = 0;
+  for (const open of ['[', '{']) {
+    for (let i = text.indexOf(open); i >= 0; i = text.indexOf(open, i + 1)) {
+      if (++count > depth) return true;
+    }
+  }
+  return false;
+}
+
+/** True if arrays and objects nest more than `depth` deep in a parsed JSON value (without recursing). */
+export function nestsDeeperThan(value: unknown, depth: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d + 1 > depth) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+    }
+  }
+  return false;
 }
 
 /** True if a string anywhere in a parsed JSON value (keys included) holds U+0000. */

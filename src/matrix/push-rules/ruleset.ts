@@ -4,6 +4,7 @@
  * `UserPushRules` as it likes, the HTTP layer turns `PushRuleError` into a Matrix error.
  */
 import { defaultRuleset, type DefaultRulesOptions } from './default-rules.js';
+import { canonicalJson, CanonicalJsonError } from '../canonical-json.js';
 
 /** One condition (spec: data/api/client-server/definitions/push_condition.yaml). Kept loose: clients send anything. */
 export interface PushCondition {
@@ -145,9 +146,24 @@ function checkNewRuleId(ruleId: string): void {
   }
 }
 
+/**
+ * Rules are stored and mirrored into the m.push_rules account data, which is canonical JSON like
+ * every other piece of it: a float or an integer beyond ±(2^53-1) in a tweak value or a
+ * condition is the client's error, not something to store.
+ */
+function checkCanonical(value: unknown, what: string): void {
+  try {
+    canonicalJson(value);
+  } catch (err) {
+    if (err instanceof CanonicalJsonError) throw badJson(`${what}: ${err.message}`);
+    throw err;
+  }
+}
+
 /** spec: Client-Server API "Push Rules" > "Actions"; clients send the historical ones still, which are accepted and ignored. */
 export function checkActions(actions: unknown): PushAction[] {
   if (!Array.isArray(actions)) throw badJson('actions must be an array');
+  checkCanonical(actions, 'actions');
   for (const a of actions) {
     if (typeof a === 'string') {
       if (a !== 'notify' && a !== 'dont_notify' && a !== 'coalesce') throw badJson(`Unrecognised action: ${a}`);
@@ -160,6 +176,7 @@ export function checkActions(actions: unknown): PushAction[] {
 
 function checkConditions(conditions: unknown): PushCondition[] {
   if (!Array.isArray(conditions)) throw badJson('conditions must be an array');
+  checkCanonical(conditions, 'conditions');
   for (const c of conditions) {
     if (c === null || typeof c !== 'object' || Array.isArray(c) || typeof (c as { kind?: unknown }).kind !== 'string') {
       throw badJson('Each condition must be an object with a string kind');

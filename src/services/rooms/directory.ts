@@ -5,7 +5,7 @@
 import type { Storage } from '../../storage/index.js';
 import type { DirectoryStore, DirectoryCursor, PublishedRoomRow } from '../../storage/directory.js';
 import type { JsonObject } from '../../matrix/types.js';
-import { isValidRoomId } from '../../matrix/ids.js';
+import { isValidRoomId, isValidServerName } from '../../matrix/ids.js';
 import { powerLevelsFromState, requiredPowerLevel, userPowerLevel } from '../../matrix/power-levels.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
 import type { Requester } from '../auth.js';
@@ -73,6 +73,11 @@ export class DirectoryService {
   ) {}
 
   async publicRooms(req: PublicRoomsRequest): Promise<PublicRoomsResponse> {
+    // spec: Appendices "Server Name": a `server` outside the grammar names no server at all, so it
+    // is the client's error, not a failure to reach another server.
+    if (req.server !== undefined && !isValidServerName(req.server)) {
+      throw new MatrixError(400, 'M_INVALID_PARAM', 'server must be a valid server name');
+    }
     if (req.server !== undefined && req.server !== this.serverName) {
       // Another server's directory is fetched over federation, which Veche does not speak yet.
       throw new MatrixError(502, 'M_UNKNOWN', `Cannot fetch the room directory of ${req.server}: federation is not available`);

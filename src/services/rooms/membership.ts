@@ -5,7 +5,7 @@
  */
 import type { Storage } from '../../storage/index.js';
 import { stateKeyOf, type JsonObject, type RoomEvent } from '../../matrix/types.js';
-import { canonicalJson } from '../../matrix/canonical-json.js';
+import { canonicallyEqual } from '../../matrix/canonical-json.js';
 import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../../matrix/ids.js';
 import { powerLevelsFromState, userPowerLevel } from '../../matrix/power-levels.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
@@ -104,6 +104,8 @@ export class MembershipService {
     const allow = Array.isArray(joinRules!.content.allow) ? (joinRules!.content.allow as JsonObject[]) : [];
     let allowed = false;
     for (const a of allow) {
+      // Entries of another shape (null, strings) allow nobody; the auth rules read them the same way.
+      if (a === null || typeof a !== 'object' || Array.isArray(a)) continue;
       if (a.type !== 'm.room_membership' || typeof a.room_id !== 'string') continue;
       if (!(await this.roomState.roomExists(a.room_id))) continue;
       if ((await this.roomState.membership(a.room_id, userId)).membership === 'join') {
@@ -162,7 +164,7 @@ export class MembershipService {
       if (reason !== undefined) content.reason = reason;
       // A repeated request (the same sender, membership and content) is answered by the event it
       // made the first time, as Synapse does: a client retrying an invite or ban adds nothing.
-      if (current && current.sender === requester.userId && canonicalJson(current.content) === canonicalJson(content)) return;
+      if (current && current.sender === requester.userId && canonicallyEqual(current.content, content)) return;
       await w.append({ type: 'm.room.member', state_key: target, sender: requester.userId, content });
     });
   }

@@ -8,7 +8,7 @@ import { isValidRoomId } from '../../matrix/ids.js';
 import { getRoomVersion } from '../../matrix/room-versions.js';
 import { powerLevelsFromState, levelOfUser, userPowerLevel } from '../../matrix/power-levels.js';
 import { stateKeyOf } from '../../matrix/types.js';
-import { canonicalJson } from '../../matrix/canonical-json.js';
+import { canonicallyEqual } from '../../matrix/canonical-json.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import type { EventCreator, RoomWriter, TxnRef } from './event-creator.js';
@@ -79,7 +79,8 @@ export class MessageService {
     return this.creator.withRoom(roomId, async (w) => {
       const current = await w.stateEvent(type, stateKey);
       // Setting the same content again is a no-op returning the current event (as Synapse does).
-      if (current && current.sender === requester.userId && canonicalJson(current.content) === canonicalJson(content)) {
+      // Content that is not canonical JSON is never the same: w.append refuses it as M_BAD_JSON.
+      if (current && current.sender === requester.userId && canonicallyEqual(current.content, content)) {
         return { event_id: current.event_id };
       }
       // spec: m.room.canonical_alias: new aliases must be valid and point to this room; checked as

@@ -27,9 +27,10 @@ export class ReportService {
     if (!isValidRoomId(roomId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room ID ${roomId}`);
     const reason = body.reason;
     if (reason !== undefined && reason !== null && typeof reason !== 'string') throw new MatrixError(400, 'M_BAD_JSON', "Param 'reason' must be a string");
-    // `score` was removed from the spec in v1.18; older clients still send it (Synapse checks it is an integer).
+    // `score` was removed from the spec in v1.18; older clients still send it (-100..0 in v1.17).
+    // Synapse accepts any integer, and so does Veche, within canonical JSON's range.
     const score = body.score;
-    if (score !== undefined && !(typeof score === 'number' && Number.isInteger(score))) {
+    if (score !== undefined && !(typeof score === 'number' && Number.isSafeInteger(score))) {
       throw new MatrixError(400, 'M_BAD_JSON', "Param 'score' must be an integer");
     }
     const hidden = notFound('Unable to report event: it does not exist or you aren\'t able to see it.');
