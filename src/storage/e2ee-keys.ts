@@ -111,7 +111,8 @@ export class E2eeKeyStore {
       'SELECT algorithm, count(*) AS n FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm',
       [userId, deviceId],
     );
-    const out: Record<string, number> = {};
+    // Algorithms are the uploader's: without a prototype, "__proto__" is counted like any other.
+    const out = Object.create(null) as Record<string, number>;
     for (const r of rows) out[r.algorithm] = Number(r.n);
     return out;
   }
@@ -124,7 +125,7 @@ export class E2eeKeyStore {
        SELECT 'fallback', algorithm, 0 FROM e2e_fallback_keys WHERE user_id = $1 AND device_id = $2 AND NOT used`,
       [userId, deviceId],
     );
-    const counts: Record<string, number> = {};
+    const counts = Object.create(null) as Record<string, number>;
     const unusedFallback: string[] = [];
     for (const r of rows) {
       if (r.kind === 'otk') counts[r.algorithm] = Number(r.n);

@@ -14,6 +14,8 @@ export class FilterStore {
   }
 
   async get(userId: string, filterId: number): Promise<JsonObject | undefined> {
+    // An ID past what filter_id (BIGINT) holds names no filter; Postgres would refuse the value.
+    if (!Number.isSafeInteger(filterId) || filterId < 0) return undefined;
     const { rows } = await this.db.query<{ filter: JsonObject }>('SELECT filter FROM user_filters WHERE user_id = $1 AND filter_id = $2', [userId, filterId]);
     return rows[0]?.filter;
   }

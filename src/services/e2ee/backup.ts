@@ -7,6 +7,7 @@ import type { E2eeBackupStore, BackupVersionRow, RoomKeyRow } from '../../storag
 import type { JsonObject, JsonValue } from '../../matrix/types.js';
 import { MatrixError, notFound } from '../../errors.js';
 import { isObject } from './signed-json.js';
+import { dictionary } from './dictionary.js';
 
 /** Sessions one upload may carry. */
 export const MAX_SESSIONS_PER_UPLOAD = 10_000;
@@ -100,8 +101,9 @@ export class KeyBackupService {
       if (!keys.length) throw notFound('Key not found');
       return toKeyData(keys[0]!);
     }
-    const rooms: Record<string, { sessions: Record<string, JsonObject> }> = {};
-    for (const k of keys) (rooms[k.roomId] ??= { sessions: {} }).sessions[k.sessionId] = toKeyData(k);
+    // Room and session IDs are whatever clients uploaded: "constructor" once failed every read.
+    const rooms = dictionary<{ sessions: Record<string, JsonObject> }>();
+    for (const k of keys) (rooms[k.roomId] ??= { sessions: dictionary() }).sessions[k.sessionId] = toKeyData(k);
     if (roomId !== undefined) return { sessions: rooms[roomId]?.sessions ?? {} };
     return { rooms };
   }

@@ -10,6 +10,7 @@ import { MatrixError } from '../../errors.js';
 import type { DeviceListService } from './device-lists.js';
 import type { KeyService } from './keys.js';
 import { crossSigningPublicKey, hasValidSignature, invalidSignature, isObject, sameSignedContent, signaturesBy } from './signed-json.js';
+import { dictionary } from './dictionary.js';
 
 type KeyType = 'master' | 'self_signing' | 'user_signing';
 const FIELDS: [string, KeyType][] = [
@@ -111,8 +112,9 @@ export class CrossSigningService {
 
   /** POST /keys/signatures/upload: each signed key is checked on its own; failures are per key. */
   async uploadSignatures(userId: string, body: JsonObject): Promise<{ failures: Record<string, Record<string, Failure>> }> {
-    const failures: Record<string, Record<string, Failure>> = {};
-    const fail = (u: string, k: string, errcode: string, error: string) => ((failures[u] ??= {})[k] = { errcode, error });
+    // Keyed by the body's user and key IDs, which may be "__proto__".
+    const failures = dictionary<Record<string, Failure>>();
+    const fail = (u: string, k: string, errcode: string, error: string) => ((failures[u] ??= dictionary())[k] = { errcode, error });
     const mine = await this.current(userId);
     const selfSigning = mine.get('self_signing');
     const userSigning = mine.get('user_signing');

@@ -12,6 +12,7 @@ import { MatrixError } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import type { DeviceKeysCache, CachedUserKeys } from './device-keys-cache.js';
 import { isObject, withSignatures, RawJson, serializeJson } from './signed-json.js';
+import { dictionary } from './dictionary.js';
 
 /** Entries one /keys/query may name. */
 export const MAX_QUERY_ENTRIES = 50_000;
@@ -48,7 +49,7 @@ export async function queryKeys(store: E2eeKeyStore, cache: DeviceKeysCache | un
   const wanted = body.device_keys;
   if (!isObject(wanted)) throw new MatrixError(400, 'M_BAD_JSON', "'device_keys' must be an object");
   if (body.timeout !== undefined && (typeof body.timeout !== 'number' || body.timeout < 0)) throw new MatrixError(400, 'M_INVALID_PARAM', "'timeout' must be a non-negative integer");
-  const failures: JsonObject = {};
+  const failures = dictionary<JsonObject>();
   const allDevices: string[] = [];
   const someDevices: { userId: string; deviceId: string }[] = [];
   const localUsers: string[] = [];
@@ -94,9 +95,10 @@ export async function queryKeys(store: E2eeKeyStore, cache: DeviceKeysCache | un
   const ownerOnly = (list: Sig[] | undefined, owner: string) => list?.filter((s) => s.signer === owner);
   const byRequester = (list: Sig[] | undefined, owner: string) => (owner === requester.userId ? undefined : list?.filter((s) => s.signer === requester.userId));
 
-  const result: KeyQueryResult = { failures, device_keys: {}, master_keys: {}, self_signing_keys: {}, user_signing_keys: {} };
+  const result: KeyQueryResult = { failures, device_keys: dictionary(), master_keys: dictionary(), self_signing_keys: dictionary(), user_signing_keys: dictionary() };
   const fresh = new Map<string, Record<string, RawJson>>();
-  for (const u of dbUsers) fresh.set(u, {});
+  // Device IDs are chosen by clients: a device "__proto__" once replaced the user's whole device map.
+  for (const u of dbUsers) fresh.set(u, dictionary());
   for (const r of rows) {
     const unsigned: JsonObject = r.displayName !== null ? { device_display_name: r.displayName } : {};
     // Only the owner's signatures go on devices, so this part is the same for every requester.

@@ -14,6 +14,7 @@ import type { Requester } from '../auth.js';
 import type { DeviceListService, DeviceListChanges } from './device-lists.js';
 import { hasValidSignature, invalidSignature, isObject } from './signed-json.js';
 import { queryKeys, MAX_QUERY_ENTRIES, type KeyQueryResult } from './key-query.js';
+import { dictionary } from './dictionary.js';
 import type { DeviceKeysCache } from './device-keys-cache.js';
 
 /** One upload may carry at most this many one-time keys, and a device may hold at most this many. */
@@ -177,7 +178,7 @@ export class KeyService {
   async claim(body: JsonObject): Promise<JsonObject> {
     const wanted = body.one_time_keys;
     if (!isObject(wanted)) throw new MatrixError(400, 'M_BAD_JSON', "'one_time_keys' must be an object");
-    const failures: JsonObject = {};
+    const failures = dictionary<JsonValue>();
     const requests: { userId: string; deviceId: string; algorithm: string }[] = [];
     for (const [userId, devices] of Object.entries(wanted)) {
       const server = serverNameOf(userId);
@@ -197,9 +198,10 @@ export class KeyService {
     const got = new Set(claimed.map((c) => `${c.userId}\u0000${c.deviceId}`));
     const missing = requests.filter((r) => !got.has(`${r.userId}\u0000${r.deviceId}`));
     const fallback = missing.length ? await this.store.claimFallbackKeys(missing) : [];
-    const out: Record<string, Record<string, JsonObject>> = {};
+    // Device IDs are chosen by clients: "__proto__" once wrote the claimed key into Object.prototype.
+    const out = dictionary<Record<string, JsonObject>>();
     const put = (c: ClaimedKey) => {
-      ((out[c.userId] ??= {})[c.deviceId] ??= {})[`${c.algorithm}:${c.keyId}`] = JSON.parse(c.keyJson) as JsonValue;
+      ((out[c.userId] ??= dictionary())[c.deviceId] ??= dictionary())[`${c.algorithm}:${c.keyId}`] = JSON.parse(c.keyJson) as JsonValue;
     };
     claimed.forEach(put);
     fallback.forEach(put);

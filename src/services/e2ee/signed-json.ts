@@ -2,6 +2,7 @@
 import type { JsonObject, JsonValue } from '../../matrix/types.js';
 import { verifyJsonSignature, signedJsonBytes } from '../../matrix/signing.js';
 import { MatrixError } from '../../errors.js';
+import { dictionary } from './dictionary.js';
 
 export function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -46,9 +47,10 @@ export function crossSigningPublicKey(key: JsonObject): string | undefined {
 /** Copies a signed object and merges extra signatures into it. */
 export function withSignatures(obj: JsonObject, extra: { signer: string; keyId: string; signature: string }[]): JsonObject {
   if (!extra.length) return obj;
-  const signatures: Record<string, Record<string, JsonValue>> = {};
-  if (isObject(obj.signatures)) for (const [s, v] of Object.entries(obj.signatures)) if (isObject(v)) signatures[s] = { ...v };
-  for (const e of extra) (signatures[e.signer] ??= {})[e.keyId] = e.signature;
+  // Signers of stored keys are whatever the uploader wrote (signatures are not signed): "__proto__" too.
+  const signatures = dictionary<Record<string, JsonValue>>();
+  if (isObject(obj.signatures)) for (const [s, v] of Object.entries(obj.signatures)) if (isObject(v)) signatures[s] = Object.assign(dictionary<JsonValue>(), v);
+  for (const e of extra) (signatures[e.signer] ??= dictionary())[e.keyId] = e.signature;
   return { ...obj, signatures };
 }
 

@@ -100,8 +100,9 @@ export class SlidingSyncService {
     const list = await loadRoomList(this.storage, userId, to.events, new Set(sentRooms.keys()));
     const byId = new Map(list.map((r) => [r.roomId, r]));
 
-    // Lists: filter, count, range.
-    const lists: JsonObject = {};
+    // Lists: filter, count, range. List names are the client's: without a prototype, a list
+    // named "__proto__" is answered like any other instead of silently vanishing.
+    const lists = Object.create(null) as JsonObject;
     const configs = new Map<string, RoomConfig[]>();
     const roomLists = new Map<string, string[]>();
     const addConfig = (roomId: string, cfg: RoomConfig) => (configs.get(roomId) ?? configs.set(roomId, []).get(roomId)!).push(cfg);

@@ -96,6 +96,24 @@ export function parseSyncFilter(json: JsonValue | undefined): SyncFilter {
   };
 }
 
+/** True if a string anywhere in a parsed JSON value (keys included) holds U+0000. */
+export function containsNul(value: JsonValue): boolean {
+  const stack: JsonValue[] = [value];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\0')) return true;
+    } else if (Array.isArray(v)) for (const item of v) stack.push(item);
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes('\0')) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
+}
+
 /** spec: "*" in a type or sender filter is a wildcard. */
 function matchOne(value: string, patterns: string[]): boolean {
   for (const p of patterns) {
@@ -139,21 +157,34 @@ export function splitFieldPath(path: string): string[] {
   return parts;
 }
 
-/** spec: event_fields — keep only the listed (dotted, with `\.` escapes) fields. */
+/**
+ * spec: event_fields — keep only the listed (dotted, with `\.` escapes) fields. The path comes
+ * from the client and the event's content may hold a "__proto__" key, so only own properties are
+ * read and written: walking `{}["__proto__"]` would reach Object.prototype and write into it.
+ */
 export function applyEventFields(ev: JsonObject, fields: string[] | undefined): JsonObject {
   if (!fields) return ev;
   const out: JsonObject = {};
   for (const field of fields) {
     const parts = splitFieldPath(field);
     let src: JsonValue | undefined = ev;
-    for (const p of parts) src = src && typeof src === 'object' && !Array.isArray(src) ? (src as JsonObject)[p] : undefined;
+    for (const p of parts) src = isObject(src) && Object.hasOwn(src, p) ? src[p] : undefined;
     if (src === undefined) continue;
     let dst = out;
-    parts.slice(0, -1).forEach((p) => {
-      if (typeof dst[p] !== 'object' || dst[p] === null) dst[p] = {};
+    for (const p of parts.slice(0, -1)) {
+      if (!Object.hasOwn(dst, p) || !isObject(dst[p])) setOwn(dst, p, {});
       dst = dst[p] as JsonObject;
-    });
-    dst[parts[parts.length - 1]!] = src;
+    }
+    setOwn(dst, parts[parts.length - 1]!, src);
   }
   return out;
+}
+
+function isObject(v: JsonValue | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** obj[key] = value as an own property, even for "__proto__" (where `=` would set the prototype). */
+function setOwn(obj: JsonObject, key: string, value: JsonValue): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
