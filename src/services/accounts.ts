@@ -85,6 +85,9 @@ export class AccountService {
   }
 
   checkDeviceId(deviceId: string | undefined): void {
+    // An empty ID would make a device that tests of `requester.deviceId` take for none: logout
+    // would leave it behind and whoami would not name it.
+    if (deviceId === '') throw new MatrixError(400, 'M_INVALID_PARAM', 'device_id may not be empty');
     if (deviceId !== undefined && deviceId.length > MAX_DEVICE_ID_LENGTH) {
       throw new MatrixError(400, 'M_INVALID_PARAM', `device_id cannot be longer than ${MAX_DEVICE_ID_LENGTH} characters.`);
     }

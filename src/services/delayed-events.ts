@@ -12,10 +12,46 @@ import type { MessageService } from './rooms/messages.js';
 import type { RoomStateService } from './rooms/room-state.js';
 import { MatrixError, forbidden, notFound } from '../errors.js';
 import { getLogger } from '../logging.js';
+import { canonicalJson, CanonicalJsonError } from '../matrix/canonical-json.js';
+import { checkPduLimits, MAX_PDU_BYTES } from '../matrix/pdu.js';
 
 const log = getLogger('delayed-events');
 /** Synapse's experimental_features.msc4140_max_delayed_events_per_user default. */
 const MAX_PER_USER = 100;
+
+/** An event ID of room versions 4+ ('$' and 43 characters), standing in for the references a sent event gets. */
+const SOME_EVENT_ID = `$${'x'.repeat(43)}`;
+
+/**
+ * Refuses now what the send would refuse when the delay runs out, with the same errors: the
+ * client hears of it, instead of a delay_id for an event that is dropped unsent. Content must be
+ * canonical JSON to be signed (spec: Appendices "Canonical JSON"); the event and its IDs must fit
+ * spec: Client-Server API "Size limits", measured with stand-ins for the fields the server adds
+ * (a room's prev_events can make the sent event a little larger still).
+ */
+function checkSendable(sender: string, roomId: string, type: string, stateKey: string | undefined, content: JsonObject): void {
+  try {
+    canonicalJson(content);
+  } catch (err) {
+    if (err instanceof CanonicalJsonError) throw new MatrixError(400, 'M_BAD_JSON', err.message);
+    throw err;
+  }
+  const draft: JsonObject = {
+    type,
+    sender,
+    room_id: roomId,
+    content,
+    origin_server_ts: 0,
+    depth: 0,
+    prev_events: [SOME_EVENT_ID],
+    auth_events: [SOME_EVENT_ID, SOME_EVENT_ID, SOME_EVENT_ID, SOME_EVENT_ID],
+    hashes: { sha256: 'x'.repeat(43) },
+    signatures: { [sender.slice(sender.indexOf(':') + 1)]: { 'ed25519:a_xxxx': 'x'.repeat(86) } },
+  };
+  if (stateKey !== undefined) draft.state_key = stateKey;
+  const tooLarge = checkPduLimits(draft);
+  if (tooLarge) throw new MatrixError(413, 'M_TOO_LARGE', `Event is too large: ${tooLarge} (max ${MAX_PDU_BYTES} bytes in all)`);
+}
 
 export class DelayedEventService {
   private timer?: NodeJS.Timeout;
@@ -51,6 +87,7 @@ export class DelayedEventService {
     if (delay > this.maxDelay!) {
       throw new MatrixError(400, 'M_MAX_DELAY_EXCEEDED', `The requested delay exceeds the allowed maximum of ${this.maxDelay} ms`, { 'org.matrix.msc4140.errcode': 'M_MAX_DELAY_EXCEEDED', max_delay: this.maxDelay });
     }
+    checkSendable(requester.userId, roomId, type, stateKey, content);
     // The author must be able to send into the room now; the auth rules decide again when it fires.
     if ((await this.roomState.membership(roomId, requester.userId)).membership !== 'join') throw forbidden('You are not in this room');
     if ((await this.store.countForUser(requester.userId)) >= MAX_PER_USER) {

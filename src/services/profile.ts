@@ -9,7 +9,7 @@ import type { Requester } from './auth.js';
 export type ProfileField = 'displayname' | 'avatar_url';
 
 /** Synapse's limits; longer values are refused with M_TOO_LARGE... as 400 M_BAD_JSON there. */
-const MAX_LENGTH: Record<ProfileField, number> = { displayname: 256, avatar_url: 1000 };
+export const MAX_PROFILE_FIELD_LENGTH: Record<ProfileField, number> = { displayname: 256, avatar_url: 1000 };
 
 /** Defined m.* profile fields clients may set besides displayname and avatar_url. */
 const KNOWN_M_FIELDS = new Set(['m.tz']);
@@ -40,8 +40,8 @@ export class ProfileService {
   async setField(requester: Requester, userId: string, field: ProfileField, value: unknown): Promise<void> {
     if (requester.userId !== userId && !requester.isAdmin) throw forbidden("Cannot set another user's profile");
     if (value !== null && typeof value !== 'string') throw new MatrixError(400, 'M_BAD_JSON', `${field} must be a string`);
-    if (typeof value === 'string' && value.length > MAX_LENGTH[field]) {
-      throw new MatrixError(400, 'M_BAD_JSON', `${field} is too long (max ${MAX_LENGTH[field]})`);
+    if (typeof value === 'string' && value.length > MAX_PROFILE_FIELD_LENGTH[field]) {
+      throw new MatrixError(400, 'M_BAD_JSON', `${field} is too long (max ${MAX_PROFILE_FIELD_LENGTH[field]})`);
     }
     if (field === 'avatar_url' && typeof value === 'string' && value !== '' && !value.startsWith('mxc://')) {
       throw new MatrixError(400, 'M_BAD_JSON', 'avatar_url must be an mxc:// URI');

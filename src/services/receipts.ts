@@ -8,7 +8,7 @@ import { UNTHREADED, type ReceiptStore } from '../storage/receipts.js';
 import type { StreamIdGenerator } from '../streams/id-generator.js';
 import type { Notifier } from '../streams/notifier.js';
 import type { JsonObject } from '../matrix/types.js';
-import { isValidRoomId } from '../matrix/ids.js';
+import { isValidEventId, isValidRoomId } from '../matrix/ids.js';
 import { forbidden, invalidParam, notFound } from '../errors.js';
 import type { Requester } from './auth.js';
 import type { AccountDataService } from './account-data.js';
@@ -56,7 +56,9 @@ export class ReceiptService {
       // spec: 400 when thread_id is not a string, is empty, or comes with an incompatible receipt type.
       if (typeof body.thread_id !== 'string' || !body.thread_id) throw invalidParam('thread_id field must be a non-empty string');
       if (receiptType === FULLY_READ) throw invalidParam(`thread_id cannot be given for ${FULLY_READ}`);
-      if (body.thread_id !== 'main' && !body.thread_id.startsWith('$')) throw invalidParam("thread_id must be 'main' or an event ID");
+      // An event ID, not just something starting with '$': one is at most 255 bytes (spec:
+      // Appendices "Event IDs"), and a longer thread_id overflows the receipts key (a 500).
+      if (body.thread_id !== 'main' && !isValidEventId(body.thread_id)) throw invalidParam("thread_id must be 'main' or an event ID");
       threadId = body.thread_id;
     }
     await this.requireJoined(roomId, requester.userId);

@@ -18,10 +18,10 @@ import type { Requester } from './auth.js';
 import type { VisibilityService, RoomAccess } from './rooms/visibility.js';
 import type { RoomStateService } from './rooms/room-state.js';
 import { clientEventsOf, type AggregationSource } from './rooms/room-reads.js';
-import { emptyRoomEventFilter, matchesFilter, type RoomEventFilter } from './rooms/event-filter.js';
+import type { RoomEventFilter } from './rooms/event-filter.js';
 import { tokenAfter, tokenBefore } from './rooms/pagination-token.js';
 import { positionOf } from './rooms/visibility.js';
-import { TYPE_OF_KEY, DEFAULT_LIMIT, MAX_LIMIT, MAX_ROUNDS, type GroupKey, encodeBatchToken, decodeBatchToken, parseCriteria } from './search-request.js';
+import { keysOfTypes, DEFAULT_LIMIT, MAX_LIMIT, MAX_ROUNDS, type GroupKey, encodeBatchToken, decodeBatchToken, parseCriteria } from './search-request.js';
 
 /** Intersects a filter list with the one value a group token is limited to. */
 function narrow(list: string[] | undefined, value: string | undefined): string[] | undefined {
@@ -70,8 +70,7 @@ export class SearchService {
     const estimate = !token ? index.estimateMatches(criteria.term) : undefined;
     estimate?.catch(() => undefined);
     const [ignored] = await Promise.all([this.ignoredUsers(requester.userId), accessOf('')]);
-    const typesOnly = { ...emptyRoomEventFilter(), types: filter.types, notTypes: filter.notTypes };
-    const keys = criteria.keys.filter((k) => matchesFilter({ type: TYPE_OF_KEY[k]!, sender: '', content: {} }, typesOnly));
+    const keys = keysOfTypes(criteria.keys, filter);
 
     // One result beyond the page is looked for, so that next_batch is only given when there is
     // more the user may see.

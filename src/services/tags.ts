@@ -20,8 +20,10 @@ type Tags = Record<string, JsonObject>;
 
 function tagsOf(content: JsonObject | undefined): Tags {
   const tags = content?.tags;
-  if (!tags || typeof tags !== 'object' || Array.isArray(tags)) return {};
-  const out: Tags = {};
+  if (!tags || typeof tags !== 'object' || Array.isArray(tags)) return Object.create(null) as Tags;
+  // No prototype: a tag named "__proto__" is then a key like any other, not a prototype to set
+  // (which would drop the tag from what is stored and served).
+  const out = Object.create(null) as Tags;
   for (const [name, value] of Object.entries(tags as JsonObject)) {
     out[name] = value && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject) : {};
   }

@@ -10,6 +10,7 @@ import type { ApiRouter } from '../../src/api/http/router.js';
 import type { Services } from '../../src/services/index.js';
 import { MatrixError, forbidden } from '../../src/errors.js';
 import { compileSchema } from '../../src/api/http/validate.js';
+import { MAX_PROFILE_FIELD_LENGTH } from '../../src/services/profile.js';
 
 const NONCE_LIFETIME_MS = 60_000;
 
@@ -49,6 +50,12 @@ export function registerSharedSecretRoutes(r: ApiRouter, s: Services, sharedSecr
     const { nonce, username, password, mac } = body as Record<string, string>;
     const admin = body.admin === true;
     const userType = (body.user_type as string | null | undefined) ?? null;
+    // Held to the profile API's limit: a longer name goes into every membership event of the
+    // user's, and one over the event size limit would make every join fail with 413.
+    const maxName = MAX_PROFILE_FIELD_LENGTH.displayname;
+    if (typeof body.displayname === 'string' && body.displayname.length > maxName) {
+      throw new MatrixError(400, 'M_BAD_JSON', `displayname is too long (max ${maxName})`);
+    }
     if (!(await s.storage.registration.consumeNonce(nonce!, Date.now(), NONCE_LIFETIME_MS))) {
       throw new MatrixError(400, 'M_UNKNOWN', 'unrecognised nonce');
     }

@@ -26,15 +26,21 @@ export function registerMiscRoutes(r: ApiRouter, s: Services): void {
   r.add('GET', ['/_matrix/client/v1/mutual_rooms', '/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms'], { auth: 'required' }, async ({ requester, query }) => {
     const other = query.user_id;
     if (!other || !isValidUserId(other)) throw new MatrixError(400, 'M_INVALID_PARAM', 'user_id must be a valid user ID');
-    if (other === requester!.userId) throw new MatrixError(422, 'M_UNKNOWN', 'You cannot request a list of shared rooms with yourself');
+    // spec v1.19: the sender's own user ID and a `from` that is no next_batch of ours (this server
+    // answers in one batch, so gives none out) are 400 M_INVALID_PARAM.
+    if (other === requester!.userId) throw new MatrixError(400, 'M_INVALID_PARAM', 'You cannot request a list of shared rooms with yourself');
+    if (query.from !== undefined) throw new MatrixError(400, 'M_INVALID_PARAM', 'Unknown or expired from token');
     const [mine, theirs] = await Promise.all([s.rooms.membership.joinedRooms(requester!.userId), s.rooms.membership.joinedRooms(other)]);
     const shared = new Set(theirs);
-    return { joined: mine.filter((roomId) => shared.has(roomId)) };
+    const joined = mine.filter((roomId) => shared.has(roomId));
+    return { joined, count: joined.length };
   });
 
   // spec: GET /admin/whois/{userId} — server admins, or users asking about themselves.
   r.client('GET', '/admin/whois/:userId', { auth: 'required' }, async ({ requester, params }) => {
     if (!requester.isAdmin && requester.userId !== params.userId) throw forbidden('You are not a server admin');
+    // As Synapse: a parameter that is no user ID is a bad parameter, not a user without devices.
+    if (!isValidUserId(params.userId!)) throw new MatrixError(400, 'M_INVALID_PARAM', 'userId must be a valid user ID');
     const devices = await s.storage.devices.list(params.userId!);
     const out: Record<string, unknown> = {};
     for (const d of devices) {

@@ -23,8 +23,10 @@ export function registerProfileRoutes(r: ApiRouter, s: Services): void {
   // spec v1.16: any profile field by key (registered after the specific routes above).
   r.client('GET', '/profile/:userId/:keyName', { auth: 'optional', allowGuests: true }, async ({ params }) => {
     const profile = await s.profile.getProfile(params.userId!);
-    if (profile[params.keyName!] === undefined) throw new MatrixError(404, 'M_NOT_FOUND', `The user has no ${params.keyName}`);
-    return { [params.keyName!]: profile[params.keyName!] };
+    const key = params.keyName!;
+    // Own fields only: "toString" or "__proto__" would otherwise find Object.prototype's.
+    if (!Object.hasOwn(profile, key) || profile[key] === undefined) throw new MatrixError(404, 'M_NOT_FOUND', `The user has no ${key}`);
+    return { [key]: profile[key] };
   });
   r.client('PUT', '/profile/:userId/:keyName', { auth: 'required' }, async ({ requester, params, body }) => {
     const key = params.keyName!;

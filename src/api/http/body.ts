@@ -1,7 +1,7 @@
 /**
  * Reads a JSON request body with a size cap: 413 M_TOO_LARGE over it, 400 M_NOT_JSON if not JSON,
  * 400 M_BAD_JSON for JSON nothing could store or process (NUL characters, unpaired surrogates,
- * nesting beyond MAX_JSON_DEPTH).
+ * nesting beyond MAX_JSON_DEPTH, numbers beyond a double's range).
  */
 import type { IncomingMessage } from 'node:http';
 import { MatrixError } from '../../errors.js';
@@ -62,7 +62,29 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   if (SURROGATE_ESCAPE.test(text) && containsLoneSurrogate(parsed)) {
     throw new MatrixError(400, 'M_BAD_JSON', 'Strings may not contain unpaired UTF-16 surrogates');
   }
+  // A number beyond ±1.8e308 parses to ±Infinity, which JSON cannot hold: stored, it would come
+  // back as null in place of the value sent.
+  if (MAY_OVERFLOW.test(text) && containsNonFinite(parsed)) {
+    throw new MatrixError(400, 'M_BAD_JSON', 'Numbers must be within the range of a double (JSON has no Infinity)');
+  }
   return parsed;
+}
+
+/** Text a number too large for a double could hide in: a three-digit exponent or 309 digits in a row. */
+const MAY_OVERFLOW = /[eE][+]?\d{3}|\d{309}/;
+
+/** True if a parsed JSON value holds a number JSON.parse turned into ±Infinity (without recursing). */
+function containsNonFinite(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return true;
+    } else if (v !== null && typeof v === 'object') {
+      for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push(child);
+    }
+  }
+  return false;
 }
 
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;

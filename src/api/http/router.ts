@@ -191,8 +191,11 @@ export class ApiRouter {
     let body: JsonObject = {};
     if (!options.rawBody && req.method !== 'GET' && req.method !== 'HEAD') {
       const parsed = await readJsonBody(req, options.bodyLimit ?? DEFAULT_BODY_LIMIT);
-      if (options.schema) validateBody(options.api ?? 'client-server', options.schema, parsed ?? {});
-      else if (options.validator) checkWith(options.validator, parsed ?? {});
+      // No body at all reads as {}; a JSON null is a body that is not an object (400, as Synapse
+      // answers), not an empty one: PUT account data would otherwise store {} over the old content.
+      const checked = parsed === undefined ? {} : parsed;
+      if (options.schema) validateBody(options.api ?? 'client-server', options.schema, checked);
+      else if (options.validator) checkWith(options.validator, checked);
       else if (parsed !== undefined && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))) {
         throw new MatrixError(400, 'M_BAD_JSON', 'Request body must be a JSON object');
       }
