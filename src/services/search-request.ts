@@ -6,6 +6,7 @@ import type { SearchCursor, SearchOrder } from '../storage/search.js';
 import type { JsonObject } from '../matrix/types.js';
 import { MatrixError, badJson, invalidParam } from '../errors.js';
 import { emptyRoomEventFilter, parseRoomEventFilter, type RoomEventFilter } from './rooms/event-filter.js';
+import { filterGlobMatches } from '../matrix/filter-glob.js';
 
 export const SEARCH_KEYS = ['content.body', 'content.name', 'content.topic'] as const;
 /** Each key belongs to one event type (the index holds nothing else), so a types filter narrows the keys. */
@@ -78,43 +79,12 @@ export function decodeBatchToken(token: string): BatchToken {
   };
 }
 
-/**
- * spec: Client-Server API §"Filtering": a `*` in types and not_types "matches any sequence of
- * characters". Matched by the two-pointer walk (backing up only to the last `*`), which takes at
- * most pattern length × value length steps. A regular expression with one `.*` per star
- * backtracks exponentially: eighteen stars before a letter held the event loop for 13 s, and
- * each further star doubled it.
- */
-export function globMatches(pattern: string, value: string): boolean {
-  if (!pattern.includes('*')) return pattern === value;
-  let p = 0;
-  let v = 0;
-  let star = -1;
-  let resume = 0;
-  while (v < value.length) {
-    if (p < pattern.length && pattern[p] === '*') {
-      star = p++;
-      resume = v;
-    } else if (p < pattern.length && pattern[p] === value[v]) {
-      p++;
-      v++;
-    } else if (star >= 0) {
-      p = star + 1;
-      v = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.length && pattern[p] === '*') p++;
-  return p === pattern.length;
-}
-
 /** The search keys whose event type the filter's types and not_types let through (not_types wins). */
 export function keysOfTypes(keys: string[], filter: Pick<RoomEventFilter, 'types' | 'notTypes'>): string[] {
   return keys.filter((key) => {
     const type = TYPE_OF_KEY[key]!;
-    if (filter.notTypes?.some((p) => globMatches(p, type))) return false;
-    return !filter.types || filter.types.some((p) => globMatches(p, type));
+    if (filter.notTypes?.some((p) => filterGlobMatches(p, type))) return false;
+    return !filter.types || filter.types.some((p) => filterGlobMatches(p, type));
   });
 }
 

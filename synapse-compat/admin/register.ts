@@ -12,6 +12,9 @@ import { MatrixError, forbidden } from '../../src/errors.js';
 import { compileSchema } from '../../src/api/http/validate.js';
 import { MAX_PROFILE_FIELD_LENGTH } from '../../src/services/profile.js';
 
+/** Synapse's user types (synapse.api.constants.UserTypes): support accounts and bots. */
+const USER_TYPES: ReadonlySet<string> = new Set(['support', 'bot']);
+
 const NONCE_LIFETIME_MS = 60_000;
 
 const bodySchema = compileSchema({
@@ -50,6 +53,8 @@ export function registerSharedSecretRoutes(r: ApiRouter, s: Services, sharedSecr
     const { nonce, username, password, mac } = body as Record<string, string>;
     const admin = body.admin === true;
     const userType = (body.user_type as string | null | undefined) ?? null;
+    // Synapse knows two user types; anything else is refused before the nonce is spent.
+    if (userType !== null && !USER_TYPES.has(userType)) throw new MatrixError(400, 'M_INVALID_PARAM', 'Invalid user type');
     // Held to the profile API's limit: a longer name goes into every membership event of the
     // user's, and one over the event size limit would make every join fail with 413.
     const maxName = MAX_PROFILE_FIELD_LENGTH.displayname;

@@ -69,6 +69,17 @@ describe('shared-secret admin registration', () => {
     expect((await s.t.request('GET', '/_matrix/client/v3/profile/@boss:test.local')).body.displayname).to.equal('The Boss');
   });
 
+  it('refuses a user type Synapse does not know with 400 M_INVALID_PARAM, keeping the nonce unspent', async () => {
+    const n = await nonce();
+    const before = await countRows(s.t, 'users');
+    const body = (userType: string) => ({ nonce: n, username: 'typed', password: 'typed-password', admin: false, user_type: userType, mac: publishedMac(s.t.sharedSecret, n, 'typed', 'typed-password', false, userType) });
+    const refused = await s.t.request('POST', PATH, { body: body('wizard') });
+    expect(refused.status).to.equal(400);
+    expect(refused.body.errcode).to.equal('M_INVALID_PARAM');
+    expect(await countRows(s.t, 'users')).to.equal(before);
+    expect((await s.t.request('POST', PATH, { body: body('support') })).status).to.equal(200);
+  });
+
   it('refuses a wrong MAC with 403 M_FORBIDDEN and stores nothing', async () => {
     const before = await countRows(s.t, 'users');
     const cases = [

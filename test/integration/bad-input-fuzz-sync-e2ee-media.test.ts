@@ -106,6 +106,19 @@ describe('bad input found by fuzzing sync, E2EE and media', () => {
       expect(event.content.body).to.equal('proto');
       await expectHealthyErrors();
     });
+    it('a stored filter with a thousand stars before a letter: /sync still answers (no exponential backtracking)', async () => {
+      const pattern = `${'*'.repeat(1000)}a`;
+      const defined = await s.t.request('POST', `${CS}/user/${enc(alice.userId)}/filter`, {
+        token: alice.accessToken,
+        body: { account_data: { types: [pattern] }, presence: { types: [pattern] }, room: { timeline: { not_types: [pattern] } } },
+      });
+      expect(defined.status).to.equal(200);
+      // Before, the filter's regex held the event loop for ever: this request never answered.
+      const res = await s.t.request('GET', `${CS}/sync?timeout=0&filter=${defined.body.filter_id}`, { token: alice.accessToken });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      const page = await s.t.request('GET', `${CS}/rooms/${enc(roomId)}/messages?dir=b&filter=${enc(JSON.stringify({ types: [pattern] }))}`, { token: alice.accessToken });
+      expect(page.status).to.equal(200);
+    });
   });
 
   describe('simplified sliding sync (MSC4186)', () => {

@@ -196,4 +196,13 @@ describe('bad input found by fuzzing the room endpoints', () => {
       expect(broken.body.errcode).to.equal('M_UNKNOWN');
     });
   });
+  describe('GET /messages and /context filters holding U+0000', () => {
+    it('400 M_BAD_JSON, not a 500 from SQL', async () => {
+      for (const filter of [{ types: ['a\u0000'] }, { senders: ['@a\u0000:x'] }, { not_types: ['\u0000'] }]) {
+        const f = enc(JSON.stringify(filter));
+        expectMatrixError(await s.t.request('GET', `${CS}/rooms/${enc(roomId)}/messages?dir=b&filter=${f}`, { token: alice.accessToken }), 400, 'M_BAD_JSON');
+        expectMatrixError(await s.t.request('GET', `${CS}/rooms/${enc(roomId)}/context/${enc(eventId)}?filter=${f}`, { token: alice.accessToken }), 400, 'M_BAD_JSON');
+      }
+    });
+  });
 });

@@ -102,6 +102,11 @@ export function createApp(options: AppOptions): HttpFrontend {
       error = err;
     } else if (err && typeof err === 'object' && 'status' in err && (err as { status: number }).status === 400 && 'type' in err) {
       error = new MatrixError(400, 'M_NOT_JSON', 'Content not JSON.');
+    } else if (isUnstorableText(err)) {
+      // A safety net: text PostgreSQL cannot hold (U+0000) reached a query from some parameter no
+      // check caught. It came from the request, so it is the client's error; logged to be fixed.
+      log.warn('unstorable text reached the database', { method: req.method, path: pathWithoutSecrets(req.originalUrl) });
+      error = new MatrixError(400, 'M_INVALID_PARAM', 'Strings may not contain the NUL character (U+0000)');
     } else if (err instanceof URIError) {
       // The router could not percent-decode a path parameter: the client's mistake, not ours.
       error = new MatrixError(400, 'M_INVALID_PARAM', 'Invalid percent-encoding in the request path');
@@ -113,8 +118,16 @@ export function createApp(options: AppOptions): HttpFrontend {
       res.end();
       return;
     }
-    res.set(error.headers);
-    void sendJson(req, res, error.status, error.toJSON());
+    try {
+      // The error's own headers only: express's res.set walks inherited keys too.
+      for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+      void sendJson(req, res, error.status, error.toJSON());
+    } catch (sendErr) {
+      // Answering must not throw out of the request: that would take the process down.
+      log.error('could not send an error response', { method: req.method, path: pathWithoutSecrets(req.originalUrl), error: String(sendErr) });
+      if (res.headersSent) res.end();
+      else res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"errcode":"M_UNKNOWN","error":"Internal server error"}');
+    }
   };
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => fail(err, req, res));
@@ -144,4 +157,10 @@ export function createApp(options: AppOptions): HttpFrontend {
     app(req, res);
   };
   return { app, listener, serverOptions: { IncomingMessage: Req, ServerResponse: Res as unknown as typeof ServerResponse } };
+}
+
+/** PostgreSQL's "invalid byte sequence" / "untranslatable character" errors (SQLSTATE 22021, 22P05). */
+function isUnstorableText(err: unknown): boolean {
+  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  return code === '22021' || code === '22P05';
 }

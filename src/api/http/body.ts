@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { MatrixError } from '../../errors.js';
+import { containsNul } from '../../matrix/json-nul.js';
 
 /**
  * The client may still be sending the rest of the body: the reply closes the connection, so no
@@ -137,12 +138,3 @@ export function nestsDeeperThan(value: unknown, depth: number): boolean {
   return false;
 }
 
-/** True if a string anywhere in a parsed JSON value (keys included) holds U+0000. */
-export function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\0');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) if (k.includes('\0') || containsNul(v)) return true;
-  }
-  return false;
-}

@@ -4,6 +4,8 @@
  * /context and /sync's room timeline all use this one reading of the filter.
  */
 import { MatrixError } from '../../errors.js';
+import { filterGlobMatches } from '../../matrix/filter-glob.js';
+import { containsNul } from '../../matrix/json-nul.js';
 
 export interface RoomEventFilter {
   limit?: number;
@@ -104,14 +106,14 @@ export function parseRoomEventFilterParam(text: string | undefined, name = 'filt
   } catch {
     throw new MatrixError(400, 'M_NOT_JSON', `Query parameter '${name}' must be a valid JSON object`);
   }
+  // The filter's strings reach SQL parameters, which cannot hold U+0000.
+  if (text.includes('u0000') && containsNul(json)) throw new MatrixError(400, 'M_BAD_JSON', `Query parameter '${name}' may not contain the NUL character (U+0000)`);
   return parseRoomEventFilter(json, { errcode: 'M_BAD_JSON', where: name });
 }
 
 /** spec: a `*` in types and not_types matches any sequence of characters. */
 function matchesPattern(value: string, pattern: string): boolean {
-  if (!pattern.includes('*')) return value === pattern;
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
-  return re.test(value);
+  return filterGlobMatches(pattern, value);
 }
 
 function matchesAny(value: string, patterns: string[], wildcards: boolean): boolean {

@@ -5,6 +5,7 @@
 import { MatrixError } from '../../errors.js';
 import type { JsonObject, JsonValue } from '../../matrix/types.js';
 import { parseRoomEventFilter, type RoomEventFilter } from '../rooms/event-filter.js';
+import { filterGlobMatches } from '../../matrix/filter-glob.js';
 
 export interface EventFilterSpec {
   limit?: number;
@@ -96,31 +97,10 @@ export function parseSyncFilter(json: JsonValue | undefined): SyncFilter {
   };
 }
 
-/** True if a string anywhere in a parsed JSON value (keys included) holds U+0000. */
-export function containsNul(value: JsonValue): boolean {
-  const stack: JsonValue[] = [value];
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (typeof v === 'string') {
-      if (v.includes('\0')) return true;
-    } else if (Array.isArray(v)) for (const item of v) stack.push(item);
-    else if (v !== null && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
-        if (k.includes('\0')) return true;
-        stack.push(child);
-      }
-    }
-  }
-  return false;
-}
 
-/** spec: "*" in a type or sender filter is a wildcard. */
+/** spec: "*" in a type filter is a wildcard (matched in linear time: matrix/filter-glob.ts). */
 function matchOne(value: string, patterns: string[]): boolean {
-  for (const p of patterns) {
-    if (p === value) return true;
-    if (p.includes('*') && new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$').test(value)) return true;
-  }
-  return false;
+  return patterns.some((p) => filterGlobMatches(p, value));
 }
 
 /** Whether an event (type + sender, and room for room filters) passes a filter. */

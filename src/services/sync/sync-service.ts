@@ -9,7 +9,8 @@ import { formatSyncToken, parseSyncToken, type SyncPositions, type SyncStream } 
 import type { JsonObject, JsonValue } from '../../matrix/types.js';
 import { MatrixError } from '../../errors.js';
 import type { Requester } from '../auth.js';
-import { containsNul, parseSyncFilter, type SyncFilter } from './filter.js';
+import { parseSyncFilter, type SyncFilter } from './filter.js';
+import { containsNul } from '../../matrix/json-nul.js';
 import { fillUnreadCounts } from './unread.js';
 import { LongPoll } from './long-poll.js';
 import type { UnreadCounts } from './unread.js';
