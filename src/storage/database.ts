@@ -38,7 +38,13 @@ export class Database implements Queryable {
     // A request waiting over 30 s for a connection fails (500, logged) instead of hanging the server.
     this.poolSize = options.max ?? 10;
     this.pool = new pg.Pool({ ...options, max: this.poolSize, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 30_000 });
-    this.pool.on('error', (err) => log.error('idle client error', { error: err.message }));
+    this.pool.on('error', (err) => {
+      // 57P01 admin_shutdown: PostgreSQL is stopping (Ctrl-C reaches the embedded server too) or
+      // the database was dropped. The pool opens a new connection when one is next needed, and an
+      // idle connection held nothing, so this is no error of ours.
+      if ((err as { code?: string }).code === '57P01') log.info('PostgreSQL closed an idle connection', { error: err.message });
+      else log.error('idle client error', { error: err.message });
+    });
   }
 
   query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>> {
