@@ -5,6 +5,21 @@
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * An object keyed by IDs clients choose: user, device, room, session, key, signer or tag names.
+ * Such a key may be "__proto__" or "constructor". On a plain `{}` the first sets the object's
+ * prototype (through `??=` it even writes into Object.prototype, for the whole process) and the
+ * second reads an inherited function. Without a prototype every key is an ordinary own entry,
+ * and JSON.stringify writes it like any other.
+ */
+export function dictionary<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 /** Hashes of a PDU (spec: Server-Server API §27.1 "Calculating the content hash"). */
 export interface EventHashes {
   sha256: string;

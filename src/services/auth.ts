@@ -164,3 +164,11 @@ export class AuthService {
     for (const [key, entry] of this.cache) if (entry.requester.userId === userId) this.cache.delete(key);
   }
 }
+
+/**
+ * spec: Client-Server API "Account suspension" (v1.13): a suspended account may leave rooms and
+ * redact its own events, and nothing else that writes to rooms: 403 M_USER_SUSPENDED (as Synapse).
+ */
+export function refuseIfSuspended(requester: Requester, action: string): void {
+  if (requester.suspended) throw new MatrixError(403, 'M_USER_SUSPENDED', `Cannot ${action} while the account is suspended`);
+}

@@ -86,13 +86,6 @@ export class PushRuleService {
     return entry;
   }
 
-  /** The effective rulesets of many users, loading the uncached ones in one query. */
-  async rulesets(userIds: string[]): Promise<Map<string, Ruleset>> {
-    const out = new Map<string, Ruleset>();
-    for (const [u, e] of await this.entries(userIds)) out.set(u, mergedOf(e));
-    return out;
-  }
-
   /**
    * The template rulesets of many users (shared-evaluation.ts): users with the same
    * customisations get the same object, so an event is evaluated once per distinct object.

@@ -5,7 +5,7 @@
  * user folders (u.*) are what the product calls pinned chats, archives and folders.
  */
 import type { Storage } from '../storage/index.js';
-import type { JsonObject } from '../matrix/types.js';
+import { dictionary, type JsonObject } from '../matrix/types.js';
 import { isValidRoomId } from '../matrix/ids.js';
 import { MatrixError, forbidden } from '../errors.js';
 import type { Requester } from './auth.js';
@@ -20,10 +20,10 @@ type Tags = Record<string, JsonObject>;
 
 function tagsOf(content: JsonObject | undefined): Tags {
   const tags = content?.tags;
-  if (!tags || typeof tags !== 'object' || Array.isArray(tags)) return Object.create(null) as Tags;
+  if (!tags || typeof tags !== 'object' || Array.isArray(tags)) return dictionary();
   // No prototype: a tag named "__proto__" is then a key like any other, not a prototype to set
   // (which would drop the tag from what is stored and served).
-  const out = Object.create(null) as Tags;
+  const out: Tags = dictionary();
   for (const [name, value] of Object.entries(tags as JsonObject)) {
     out[name] = value && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject) : {};
   }

@@ -49,9 +49,4 @@ export class AliasStore {
     return rows[0]?.is_public;
   }
 
-  /** Whether the user forgot the room (room_forgotten), which ends what departed members may still read. */
-  async isForgotten(userId: string, roomId: string): Promise<boolean> {
-    const { rowCount } = await this.db.query('SELECT 1 FROM room_forgotten WHERE user_id = $1 AND room_id = $2', [userId, roomId]);
-    return (rowCount ?? 0) > 0;
-  }
 }

@@ -3,6 +3,7 @@
  * device-list change log (tables of migrations 004 and 008).
  */
 import type { Database, Queryable } from './database.js';
+import { dictionary } from '../matrix/types.js';
 
 export interface DeviceKeysRow {
   userId: string;
@@ -112,7 +113,7 @@ export class E2eeKeyStore {
       [userId, deviceId],
     );
     // Algorithms are the uploader's: without a prototype, "__proto__" is counted like any other.
-    const out = Object.create(null) as Record<string, number>;
+    const out = dictionary<number>();
     for (const r of rows) out[r.algorithm] = Number(r.n);
     return out;
   }
@@ -125,7 +126,7 @@ export class E2eeKeyStore {
        SELECT 'fallback', algorithm, 0 FROM e2e_fallback_keys WHERE user_id = $1 AND device_id = $2 AND NOT used`,
       [userId, deviceId],
     );
-    const counts = Object.create(null) as Record<string, number>;
+    const counts = dictionary<number>();
     const unusedFallback: string[] = [];
     for (const r of rows) {
       if (r.kind === 'otk') counts[r.algorithm] = Number(r.n);

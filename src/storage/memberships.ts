@@ -30,6 +30,12 @@ export class MembershipStore {
     await this.db.query('INSERT INTO room_forgotten (user_id, room_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, roomId]);
   }
 
+  /** Whether the user forgot the room, which ends what a departed member may still read. */
+  async isForgotten(userId: string, roomId: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('SELECT 1 FROM room_forgotten WHERE user_id = $1 AND room_id = $2', [userId, roomId]);
+    return (rowCount ?? 0) > 0;
+  }
+
   /** A user who joins again has not forgotten the room any more; `db` as for joinedMembers. */
   async unforget(userId: string, roomId: string, db: Queryable = this.db): Promise<void> {
     await db.query('DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2', [userId, roomId]);

@@ -115,12 +115,6 @@ export class TimelineStore {
     return rows.map(rowToStoredEvent);
   }
 
-  /** Whether the user forgot the room (spec: POST /rooms/{roomId}/forget), which ends their reading of it. */
-  async hasForgotten(userId: string, roomId: string): Promise<boolean> {
-    const { rowCount } = await this.db.query('SELECT 1 FROM room_forgotten WHERE user_id = $1 AND room_id = $2', [userId, roomId]);
-    return (rowCount ?? 0) > 0;
-  }
-
   /** Rooms among `roomIds` with events in (since, upTo]. */
   async roomsWithEvents(roomIds: string[], since: number, upTo: number): Promise<Set<string>> {
     if (!roomIds.length) return new Set();

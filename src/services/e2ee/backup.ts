@@ -7,7 +7,7 @@ import type { E2eeBackupStore, BackupVersionRow, RoomKeyRow } from '../../storag
 import type { JsonObject, JsonValue } from '../../matrix/types.js';
 import { MatrixError, notFound } from '../../errors.js';
 import { isObject } from './signed-json.js';
-import { dictionary } from './dictionary.js';
+import { dictionary } from '../../matrix/types.js';
 
 /** Sessions one upload may carry. */
 export const MAX_SESSIONS_PER_UPLOAD = 10_000;

@@ -10,7 +10,7 @@ import { MatrixError } from '../../errors.js';
 import type { DeviceListService } from './device-lists.js';
 import type { KeyService } from './keys.js';
 import { crossSigningPublicKey, hasValidSignature, invalidSignature, isObject, sameSignedContent, signaturesBy } from './signed-json.js';
-import { dictionary } from './dictionary.js';
+import { dictionary } from '../../matrix/types.js';
 
 type KeyType = 'master' | 'self_signing' | 'user_signing';
 const FIELDS: [string, KeyType][] = [

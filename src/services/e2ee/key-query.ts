@@ -12,7 +12,7 @@ import { MatrixError } from '../../errors.js';
 import type { Requester } from '../auth.js';
 import type { DeviceKeysCache, CachedUserKeys } from './device-keys-cache.js';
 import { isObject, withSignatures, RawJson, serializeJson } from './signed-json.js';
-import { dictionary } from './dictionary.js';
+import { dictionary } from '../../matrix/types.js';
 
 /** Entries one /keys/query may name. */
 export const MAX_QUERY_ENTRIES = 50_000;

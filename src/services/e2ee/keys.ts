@@ -14,7 +14,7 @@ import type { Requester } from '../auth.js';
 import type { DeviceListService, DeviceListChanges } from './device-lists.js';
 import { hasValidSignature, invalidSignature, isObject } from './signed-json.js';
 import { queryKeys, MAX_QUERY_ENTRIES, type KeyQueryResult } from './key-query.js';
-import { dictionary } from './dictionary.js';
+import { dictionary } from '../../matrix/types.js';
 import type { DeviceKeysCache } from './device-keys-cache.js';
 
 /** One upload may carry at most this many one-time keys, and a device may hold at most this many. */

@@ -2,7 +2,7 @@
 import type { JsonObject, JsonValue } from '../../matrix/types.js';
 import { verifyJsonSignature, signedJsonBytes } from '../../matrix/signing.js';
 import { MatrixError } from '../../errors.js';
-import { dictionary } from './dictionary.js';
+import { dictionary } from '../../matrix/types.js';
 
 export function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -143,7 +143,7 @@ export class AliasService {
     // spec: servers may let their administrators see aliases regardless of membership.
     if (requester.isAdmin) return { aliases: await this.storage.aliases.forRoom(roomId) };
     const { membership, event } = await this.roomState.membership(roomId, requester.userId);
-    const departed = membership === 'leave' && event !== undefined && !(await this.storage.aliases.isForgotten(requester.userId, roomId));
+    const departed = membership === 'leave' && event !== undefined && !(await this.storage.memberships.isForgotten(requester.userId, roomId));
     if (membership !== 'join' && !departed) {
       const visibility = await this.roomState.currentStateEvent(roomId, 'm.room.history_visibility', '');
       if (visibility?.content.history_visibility !== 'world_readable') throw refused;

@@ -4,13 +4,10 @@
  * redacted_because; redacted events are served redacted.
  */
 import type { StoredEvent } from '../../storage/events.js';
-import type { JsonObject, RoomEvent } from '../../matrix/types.js';
+import { isJsonObject, type JsonObject, type RoomEvent } from '../../matrix/types.js';
 import { getRoomVersion } from '../../matrix/room-versions.js';
 import { redactEvent, redactEventForClient } from '../../matrix/redaction.js';
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export interface ClientEventOptions {
   now: number;
@@ -48,7 +45,7 @@ export function toClientEvent(stored: StoredEvent, opts: ClientEventOptions): Js
   if (stored.unsigned) Object.assign(unsigned, stored.unsigned);
   // prev_content was copied when this event was stored; a later redaction of the event it
   // replaced must reach it too, or the redacted content stays readable here.
-  if (opts.replacedRedacted && isObject(unsigned.prev_content)) {
+  if (opts.replacedRedacted && isJsonObject(unsigned.prev_content)) {
     unsigned.prev_content = redactEvent({ type: ev.type, content: unsigned.prev_content }, version).content as JsonObject;
   }
   if (opts.transactionId) unsigned.transaction_id = opts.transactionId;

@@ -9,10 +9,9 @@ import type { JsonObject } from '../../matrix/types.js';
 import { getRoomVersion } from '../../matrix/room-versions.js';
 import { isValidUserId } from '../../matrix/ids.js';
 import { MatrixError } from '../../errors.js';
-import type { Requester } from '../auth.js';
+import { refuseIfSuspended, type Requester } from '../auth.js';
 import type { EventCreator, EventDraft } from './event-creator.js';
 import { addedCanonicalAliases, type AliasService } from './aliases.js';
-import { refuseIfSuspended } from './membership.js';
 
 type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
 

@@ -10,7 +10,7 @@ import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../../matrix/ids
 import { powerLevelsFromState, userPowerLevel } from '../../matrix/power-levels.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
 import { getLogger } from '../../logging.js';
-import type { Requester } from '../auth.js';
+import { refuseIfSuspended, type Requester } from '../auth.js';
 import type { EventCreator, RoomWriter } from './event-creator.js';
 import type { AliasService } from './aliases.js';
 import type { RoomStateService } from './room-state.js';
@@ -202,14 +202,6 @@ export class MembershipService {
         .catch(() => undefined); // a room that refuses the update keeps the old profile
     }
   }
-}
-
-/**
- * spec: Client-Server API "Account suspension" (v1.13): a suspended account may leave rooms but
- * not join, knock or change others' membership — 403 M_USER_SUSPENDED (as Synapse answers).
- */
-export function refuseIfSuspended(requester: Requester, action: string): void {
-  if (requester.suspended) throw new MatrixError(403, 'M_USER_SUSPENDED', `Cannot ${action} while the account is suspended`);
 }
 
 function sameProfile(content: JsonObject, profile: JsonObject): boolean {

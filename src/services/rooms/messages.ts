@@ -10,7 +10,7 @@ import { powerLevelsFromState, levelOfUser, userPowerLevel } from '../../matrix/
 import { stateKeyOf } from '../../matrix/types.js';
 import { canonicallyEqual } from '../../matrix/canonical-json.js';
 import { MatrixError, forbidden, notFound } from '../../errors.js';
-import type { Requester } from '../auth.js';
+import { refuseIfSuspended, type Requester } from '../auth.js';
 import type { EventCreator, RoomWriter, TxnRef } from './event-creator.js';
 import { checkCanonicalAliasContent } from './aliases.js';
 import { checkNotAnnotatedYet, checkRelation, relationOf } from './relation-checks.js';
@@ -21,14 +21,6 @@ import { checkNotAnnotatedYet, checkRelation, relationOf } from './relation-chec
  * every server.
  */
 const UNREDACTABLE_TYPES = new Set(['m.room.create', 'm.room.server_acl']);
-
-/**
- * spec: Client-Server API "Account suspension" (v1.13): a suspended account sends nothing but the
- * redactions of its own events and leaving (403 M_USER_SUSPENDED, as Synapse answers).
- */
-function refuseIfSuspended(requester: Requester, what: string): void {
-  if (requester.suspended) throw new MatrixError(403, 'M_USER_SUSPENDED', `Cannot ${what} while the account is suspended`);
-}
 
 export class MessageService {
   constructor(

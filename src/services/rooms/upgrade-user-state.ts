@@ -20,7 +20,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Storage } from '../../storage/index.js';
-import type { JsonObject, JsonValue } from '../../matrix/types.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../../matrix/types.js';
 import { serverNameOf } from '../../matrix/ids.js';
 import { PushRuleError, putRule, type PushCondition, type PushRule, type PushRuleKind, type UserPushRules } from '../../matrix/push-rules/index.js';
 import { getLogger } from '../../logging.js';
@@ -33,13 +33,10 @@ const log = getLogger('room-upgrade-user-state');
 const TAG_TYPE = 'm.tag';
 const DIRECT_TYPE = 'm.direct';
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The `tags` map of an m.tag content; anything malformed counts as no tags. */
 function tagsOf(content: JsonObject | undefined): JsonObject {
-  return isObject(content?.tags) ? (content!.tags as JsonObject) : {};
+  return isJsonObject(content?.tags) ? (content!.tags as JsonObject) : {};
 }
 
 /**
@@ -135,7 +132,7 @@ export class UpgradeUserStateService {
    * user is joined to, carry their settings over. `predecessor` is the create event's field.
    */
   async afterJoin(userId: string, roomId: string, predecessor: unknown): Promise<void> {
-    const oldRoomId = isObject(predecessor) && typeof predecessor.room_id === 'string' ? predecessor.room_id : undefined;
+    const oldRoomId = isJsonObject(predecessor) && typeof predecessor.room_id === 'string' ? predecessor.room_id : undefined;
     if (!oldRoomId || oldRoomId === roomId) return;
     try {
       // A user never joined to the old room (an unanswered invite, a stale m.direct) gets nothing.

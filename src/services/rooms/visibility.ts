@@ -123,7 +123,7 @@ export class VisibilityService {
     const membership = String(memberEvent?.event.content.membership ?? 'leave');
     const joinedUntil = await this.joinedUntil(memberEvent);
     // Only a departed member can have forgotten the room (forget needs leave or ban).
-    if (joinedUntil !== null && joinedUntil !== 'now' && (await this.storage.timeline.hasForgotten(userId, roomId))) {
+    if (joinedUntil !== null && joinedUntil !== 'now' && (await this.storage.memberships.isForgotten(userId, roomId))) {
       return { roomId, userId, membership, memberEvent, visibility, joinedUntil: null, forgotten: true };
     }
     return { roomId, userId, membership, memberEvent, visibility, joinedUntil };

@@ -9,7 +9,7 @@ import type { StoredEvent } from '../../storage/events.js';
 import type { Notifier } from '../../streams/notifier.js';
 import { formatSyncToken, parseSyncToken, zeroPositions, type SyncPositions } from '../../streams/sync-token.js';
 import { MatrixError } from '../../errors.js';
-import type { JsonObject } from '../../matrix/types.js';
+import { dictionary, type JsonObject } from '../../matrix/types.js';
 import type { Requester } from '../auth.js';
 import { clientEventsOf, type AggregationSource } from '../rooms/room-reads.js';
 import type { VisibilityService } from '../rooms/visibility.js';
@@ -102,7 +102,7 @@ export class SlidingSyncService {
 
     // Lists: filter, count, range. List names are the client's: without a prototype, a list
     // named "__proto__" is answered like any other instead of silently vanishing.
-    const lists = Object.create(null) as JsonObject;
+    const lists: JsonObject = dictionary();
     const configs = new Map<string, RoomConfig[]>();
     const roomLists = new Map<string, string[]>();
     const addConfig = (roomId: string, cfg: RoomConfig) => (configs.get(roomId) ?? configs.set(roomId, []).get(roomId)!).push(cfg);

@@ -38,12 +38,11 @@ export class AccountDataProvider implements SyncProvider {
     // A room joined since the token comes whole, its account data too: tags or settings written
     // while the user was away (or before an upgrade carried them over) would otherwise never
     // reach a client that had no entry for the room.
-    const incremental = ctx.since && !ctx.fullState;
+    const incremental = !!ctx.since && !ctx.fullState;
     const rejoined = incremental ? [...ctx.newlyJoinedRooms] : [];
-    if (incremental && !rejoined.length && !this.changes.hasChangedSince(ctx.userId, since)) return;
-    const changed = !incremental || this.changes.hasChangedSince(ctx.userId, since)
-      ? await this.storage.accountData.changedSince(ctx.userId, ctx.fullState ? 0 : since, to)
-      : [];
+    const anyChange = !incremental || this.changes.hasChangedSince(ctx.userId, since);
+    if (!anyChange && !rejoined.length) return;
+    const changed = anyChange ? await this.storage.accountData.changedSince(ctx.userId, ctx.fullState ? 0 : since, to) : [];
     const rows = rejoined.length ? mergeRows(changed, await this.storage.accountData.ofRooms(ctx.userId, rejoined, to)) : changed;
     const joined = new Set(ctx.joinedRooms);
     // A user who never changed a push rule has no m.push_rules row; clients expect it on an initial sync.

@@ -3,7 +3,7 @@
  * filter is a 400 naming the problem and the sync code reads plain fields.
  */
 import { MatrixError } from '../../errors.js';
-import type { JsonObject, JsonValue } from '../../matrix/types.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../../matrix/types.js';
 import { parseRoomEventFilter, type RoomEventFilter } from '../rooms/event-filter.js';
 import { filterGlobMatches } from '../../matrix/filter-glob.js';
 
@@ -97,7 +97,6 @@ export function parseSyncFilter(json: JsonValue | undefined): SyncFilter {
   };
 }
 
-
 /** spec: "*" in a type filter is a wildcard (matched in linear time: matrix/filter-glob.ts). */
 function matchOne(value: string, patterns: string[]): boolean {
   return patterns.some((p) => filterGlobMatches(p, value));
@@ -148,20 +147,16 @@ export function applyEventFields(ev: JsonObject, fields: string[] | undefined): 
   for (const field of fields) {
     const parts = splitFieldPath(field);
     let src: JsonValue | undefined = ev;
-    for (const p of parts) src = isObject(src) && Object.hasOwn(src, p) ? src[p] : undefined;
+    for (const p of parts) src = isJsonObject(src) && Object.hasOwn(src, p) ? src[p] : undefined;
     if (src === undefined) continue;
     let dst = out;
     for (const p of parts.slice(0, -1)) {
-      if (!Object.hasOwn(dst, p) || !isObject(dst[p])) setOwn(dst, p, {});
+      if (!Object.hasOwn(dst, p) || !isJsonObject(dst[p])) setOwn(dst, p, {});
       dst = dst[p] as JsonObject;
     }
     setOwn(dst, parts[parts.length - 1]!, src);
   }
   return out;
-}
-
-function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** obj[key] = value as an own property, even for "__proto__" (where `=` would set the prototype). */
